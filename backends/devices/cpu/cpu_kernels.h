@@ -1,0 +1,29 @@
+// The cpu backend's kernels for each data type, as plain function pointers: one instantiation per
+// data type and operator, compiled once in cpu_kernels.cc (with -O3, where they vectorize).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "backends/devices/device.h"
+
+namespace mixccl::cpu {
+
+using ReduceFn = void (*)(void* dst, const void* a, const void* b, size_t count);
+using ScaleFn = void (*)(void* dst, const void* src, size_t count, const void* scalar);
+using DivideFn = void (*)(void* dst, const void* src, size_t count, uint64_t divisor);
+
+struct DataTypeKernels {
+  size_t elementSize;
+  // True for the narrow floats, whose kernels convert every element to float and back: they run at
+  // a fraction of memory bandwidth, so splitting them over threads pays off at smaller sizes.
+  bool computeBound;
+  ReduceFn reduce[4];  // indexed by ReduceOp
+  ScaleFn scale;
+  DivideFn divide;
+};
+
+// The kernels for `type`, or nullptr for a value outside mixcclDataType_t.
+const DataTypeKernels* kernelsFor(mixcclDataType_t type);
+
+}  // namespace mixccl::cpu

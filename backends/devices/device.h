@@ -1,0 +1,67 @@
+// The device backend interface: everything the core may do with a rank's memory. The core never
+// dereferences a buffer itself; it asks the rank's Device to copy, reduce or scale it. Backends know
+// nothing about collectives or peers.
+//
+// Reductions here are binary and elementwise. What makes a collective's operator (average,
+// pre-multiplied sum) is composed by the core from these: pre-multiplied sum = scale each input, then
+// sum; integer average = sum, then divide; float average = scale by 1/n, then sum (as NCCL does).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/status.h"
+#include "mixccl.h"
+
+namespace mixccl {
+
+// The binary operators a backend implements. Avg and PreMulSum are built from these by the core.
+enum class ReduceOp : uint8_t { Sum, Prod, Max, Min };
+const char* reduceOpName(ReduceOp op);
+
+// Size in bytes of one element of a data type; 0 for a value outside the enum.
+size_t dataTypeSize(mixcclDataType_t type);
+// Writes `value` as one element of `type` (rounded to nearest even; integers truncate toward zero).
+// Used for operator constants such as the 1/n of a floating-point average.
+void encodeScalar(double value, mixcclDataType_t type, void* out);
+const char* dataTypeName(mixcclDataType_t type);
+bool isFloatingType(mixcclDataType_t type);
+
+class Device {
+ public:
+  virtual ~Device() = default;
+
+  virtual const char* kind() const = 0;  // "cpu", "cuda", ...
+  virtual int ordinal() const = 0;
+
+  // True when host code may read and write this device's buffers directly (then transports may move
+  // bytes straight from and into them instead of staging through a copy).
+  virtual bool hostAccessible() const = 0;
+  // True when ptr lies in memory this device owns. The cpu backend answers true for any pointer
+  // that no other backend claims.
+  virtual bool owns(const void* ptr) const = 0;
+
+  // Memory for buffers and scratch space.
+  virtual Status allocate(size_t bytes, void** ptr) = 0;
+  virtual void release(void* ptr) = 0;
+
+  // dst <- src, bytes long. Regions may not overlap unless dst == src (then nothing happens).
+  virtual Status copy(void* dst, const void* src, size_t bytes) = 0;
+  // dst[i] = a[i] op b[i] for i < count. dst may equal a or b; no other overlap is allowed.
+  virtual Status reduce(void* dst, const void* a, const void* b, size_t count,
+                        mixcclDataType_t type, ReduceOp op) = 0;
+  // dst[i] = src[i] * scalar, where *scalar is one element of `type` (a pre-multiplied sum's factor).
+  // Low-precision floats are multiplied in float and rounded to nearest even once.
+  virtual Status scale(void* dst, const void* src, size_t count, mixcclDataType_t type,
+                       const void* scalar) = 0;
+  // dst[i] = src[i] / divisor: integer average (sum, then divide, truncating toward zero).
+  virtual Status divide(void* dst, const void* src, size_t count, mixcclDataType_t type,
+                        uint64_t divisor) = 0;
+};
+
+// The cpu backend. `threads` bounds how many threads one large reduction may use (1: the caller's
+// thread only); the core passes cores-per-local-rank so that ranks on one host do not oversubscribe.
+std::unique_ptr<Device> createCpuDevice(int ordinal, int threads);
+
+}  // namespace mixccl

@@ -1,0 +1,55 @@
+#include "backends/transports/sink_feeder.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace mixccl {
+
+Status checkSink(const MessageSink& sink, int peer, const char* transportName) {
+  if (sink.granule == 0 || sink.bytes % sink.granule != 0) {
+    return errorStatus(mixcclInternalError,
+                       "%s transport: a receive from rank %d of %zu bytes has element size %zu, "
+                       "which does not divide it",
+                       transportName, peer, sink.bytes, sink.granule);
+  }
+  if (sink.hostPtr == nullptr && !sink.consume) {
+    return errorStatus(mixcclInternalError,
+                       "%s transport: a receive from rank %d has neither a host pointer nor a consumer",
+                       transportName, peer);
+  }
+  return Status::ok();
+}
+
+Status SinkFeeder::consume(const void* src, size_t len) {
+  Status s = sink_->consume(src, consumed_, len);
+  consumed_ += len;
+  return s;
+}
+
+Status SinkFeeder::feed(const void* src, size_t len) {
+  if (len == 0) return Status::ok();
+  if (sink_->hostPtr != nullptr) {
+    std::memcpy(static_cast<unsigned char*>(sink_->hostPtr) + fed_, src, len);
+    fed_ += len;
+    return Status::ok();
+  }
+  const size_t granule = sink_->granule;
+  auto* p = static_cast<const unsigned char*>(src);
+  size_t n = len;
+  fed_ += len;
+  if (!partial_.empty()) {
+    size_t take = std::min(granule - partial_.size(), n);
+    partial_.insert(partial_.end(), p, p + take);
+    p += take;
+    n -= take;
+    if (partial_.size() < granule) return Status::ok();
+    MIXCCL_CHECK(consume(partial_.data(), granule));
+    partial_.clear();
+  }
+  size_t whole = n - n % granule;
+  if (whole > 0) MIXCCL_CHECK(consume(p, whole));
+  partial_.assign(p + whole, p + n);
+  return Status::ok();
+}
+
+}  // namespace mixccl

@@ -1,0 +1,264 @@
+#include "bench/perf/sweep.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "bench/perf/collectives.h"
+#include "bench/perf/data_check.h"
+#include "bench/perf/dtypes.h"
+#include "bench/perf/report.h"
+#include "bench/perf/timing.h"
+
+namespace mixcclperf {
+
+namespace {
+
+// Page-aligned host memory, as a device allocator would hand out. The cpu backend's device memory
+// is host memory; other kinds will need the backend's allocator once the API offers one.
+class HostBuffer {
+ public:
+  explicit HostBuffer(size_t bytes) {
+    const size_t rounded = std::max<size_t>(4096, (bytes + 4095) / 4096 * 4096);
+    data_.reset(static_cast<char*>(std::aligned_alloc(4096, rounded)));
+    if (!data_) throw std::bad_alloc();
+    std::memset(data_.get(), 0, rounded);  // touch every page before timing
+  }
+  char* get() const { return data_.get(); }
+
+ private:
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::unique_ptr<char, Free> data_;
+};
+
+// The device kind of each rank cycles over --devices; the ordinal counts earlier ranks of the same kind
+// on this host (ranks of one host are assumed consecutive, as mpirun and -np place them).
+void chooseDevice(const Options& o, const World& w, std::string* kind, int* ordinal) {
+  const auto kindOf = [&](int rank) { return o.devices[static_cast<size_t>(rank) % o.devices.size()]; };
+  *kind = kindOf(w.rank);
+  *ordinal = 0;
+  for (int r = w.rank - w.localRank; r < w.rank; ++r)
+    if (r >= 0 && kindOf(r) == *kind) ++*ordinal;
+}
+
+// Every rank's pid, host and device, for the "# Using devices" lines.
+std::vector<RankDevice> gatherDevices(mixcclComm_t comm, const World& w) {
+  struct Entry {
+    int32_t pid, ordinal;
+    char host[64];
+    char kind[32];
+  };
+  Entry mine{};
+  mine.pid = getpid();
+  gethostname(mine.host, sizeof(mine.host) - 1);
+  const char* kind = "?";
+  int ordinal = 0;
+  expectSuccess(mixcclCommDevice(comm, &kind, &ordinal), "mixcclCommDevice", "reading this rank's device", comm);
+  mine.ordinal = ordinal;
+  std::snprintf(mine.kind, sizeof(mine.kind), "%s", kind);
+  std::vector<Entry> all(static_cast<size_t>(w.nranks));
+  expectSuccess(mixcclAllGather(&mine, all.data(), sizeof(Entry), mixcclUint8, comm, nullptr), "mixcclAllGather",
+                "gathering every rank's device for the header", comm);
+  std::vector<RankDevice> devices;
+  for (int r = 0; r < w.nranks; ++r) {
+    const Entry& e = all[static_cast<size_t>(r)];
+    devices.push_back({r, e.pid, std::string(e.host, strnlen(e.host, sizeof(e.host))),
+                       std::string(e.kind, strnlen(e.kind, sizeof(e.kind))), e.ordinal});
+  }
+  return devices;
+}
+
+// A premulsum operator lives per communicator and type; the others are plain enum values.
+class NativeRedOp {
+ public:
+  NativeRedOp(RedOp op, mixcclDataType_t type, mixcclComm_t comm) : comm_(comm) {
+    switch (op) {
+      case RedOp::Sum: op_ = mixcclSum; break;
+      case RedOp::Prod: op_ = mixcclProd; break;
+      case RedOp::Max: op_ = mixcclMax; break;
+      case RedOp::Min: op_ = mixcclMin; break;
+      case RedOp::Avg: op_ = mixcclAvg; break;
+      case RedOp::PreMulSum: {
+        alignas(8) unsigned char scalar[8] = {};
+        storeElement(scalar, 0, type, kPreMulSumScalar);
+        expectSuccess(mixcclRedOpCreatePreMulSum(&op_, scalar, type, mixcclScalarHostImmediate, comm),
+                      "mixcclRedOpCreatePreMulSum", std::string("scalar 2 of type ") + dataTypeInfo(type).name, comm);
+        created_ = true;
+        break;
+      }
+    }
+  }
+  ~NativeRedOp() {
+    if (created_) mixcclRedOpDestroy(op_, comm_);
+  }
+  NativeRedOp(const NativeRedOp&) = delete;
+  NativeRedOp& operator=(const NativeRedOp&) = delete;
+  mixcclRedOp_t get() const { return op_; }
+
+ private:
+  mixcclComm_t comm_;
+  mixcclRedOp_t op_ = mixcclSum;
+  bool created_ = false;
+};
+
+struct Buffers {
+  HostBuffer send, recv, inPlace;
+  explicit Buffers(const Shape& largest, size_t elementBytes)
+      : send(largest.sendCount * elementBytes),
+        recv(largest.recvCount * elementBytes),
+        inPlace(std::max(largest.sendCount, largest.recvCount) * elementBytes) {}
+};
+
+class Sweep {
+ public:
+  Sweep(const Options& o, const World& w, mixcclComm_t comm, Report& report)
+      : o_(o), w_(w), comm_(comm), report_(report), collective_(collectiveFromName(o.collective)) {}
+
+  void run() {
+    const CollectiveInfo& info = collectiveInfo(collective_);
+    const std::vector<RedOp> ops = info.hasRedOp ? o_.redops : std::vector<RedOp>{RedOp::Sum};
+    for (mixcclDataType_t type : o_.dtypes) {
+      const size_t elementBytes = dataTypeInfo(type).bytes;
+      Buffers buffers(shapeFor(collective_, o_.maxBytes, elementBytes, w_.nranks, w_.rank), elementBytes);
+      for (RedOp op : ops) {
+        NativeRedOp native(op, type, comm_);
+        for (size_t bytes : sweepSizes(o_)) {
+          Row row = measure(bytes, type, op, native.get(), buffers);
+          if (w_.rank == 0) report_.printRow(row);
+          else report_.keepRow(row);
+        }
+      }
+    }
+  }
+
+ private:
+  Row measure(size_t bytes, mixcclDataType_t type, RedOp op, mixcclRedOp_t nativeOp, Buffers& b) {
+    const CollectiveInfo& info = collectiveInfo(collective_);
+    const DataTypeInfo& t = dataTypeInfo(type);
+    const Shape shape = shapeFor(collective_, bytes, t.bytes, w_.nranks, w_.rank);
+    const int root = info.hasRoot ? o_.root : -1;
+    Row row;
+    row.bytes = shape.totalCount * t.bytes;
+    row.count = shape.totalCount;
+    row.type = t.name;
+    row.redop = info.hasRedOp ? redOpName(op) : "none";
+    row.root = root;
+    const std::string context = std::string(info.name) + ", " + std::to_string(row.bytes) + " bytes, " + t.name +
+                                (info.hasRedOp ? std::string(", ") + row.redop : "");
+
+    char* inPlaceSend = b.inPlace.get() + shape.inPlaceSendOffset * t.bytes;
+    char* inPlaceRecv = b.inPlace.get() + shape.inPlaceRecvOffset * t.bytes;
+    auto call = [&](const void* send, void* recv) {
+      const char* failedCall = "?";
+      mixcclResult_t r = runCollective(collective_, send, recv, shape, type, nativeOp, root, comm_, &failedCall);
+      expectSuccess(r, failedCall, context, comm_);
+    };
+
+    // Timing runs on valid inputs (so reductions do ordinary arithmetic), filled once.
+    const InputPattern timingInputs(collective_, op, type, w_.nranks, /*seed=*/0);
+    fillInput(b.send.get(), shape.sendCount, type, timingInputs, w_.rank);
+    fillInput(inPlaceSend, shape.sendCount, type, timingInputs, w_.rank);
+    row.outOfPlace = timed([&] { call(b.send.get(), b.recv.get()); }, row.bytes);
+    row.inPlace = timed([&] { call(inPlaceSend, inPlaceRecv); }, row.bytes);
+
+    if (o_.check) {
+      // One more call on fresh inputs (another seed) over outputs marked "unwritten", then every element.
+      const InputPattern checkInputs(collective_, op, type, w_.nranks, /*seed=*/1 + bytes);
+      const CheckSetup setup{collective_, op, type, w_.nranks, w_.rank, root, shape};
+      fillInput(b.send.get(), shape.sendCount, type, checkInputs, w_.rank);
+      fillSentinel(b.recv.get(), shape.recvCount, type);
+      call(b.send.get(), b.recv.get());
+      row.outOfPlace.wrong = static_cast<int64_t>(
+          sumOverRanks(countWrongElements(b.recv.get(), setup, checkInputs), comm_));
+
+      fillSentinel(b.inPlace.get(), std::max(shape.sendCount, shape.recvCount), type);
+      fillInput(inPlaceSend, shape.sendCount, type, checkInputs, w_.rank);
+      call(inPlaceSend, inPlaceRecv);
+      row.inPlace.wrong = static_cast<int64_t>(
+          sumOverRanks(countWrongElements(inPlaceRecv, setup, checkInputs), comm_));
+    }
+    return row;
+  }
+
+  Measurement timed(const std::function<void()>& call, size_t bytes) {
+    Measurement m;
+    m.timeUs = timeCalls(o_.warmupIters, o_.iters, call, comm_);
+    m.algBw = m.timeUs > 0 ? static_cast<double>(bytes) / m.timeUs / 1e3 : 0;  // bytes/us/1e3 = GB/s
+    m.busBw = m.algBw * busBandwidthFactor(collective_, w_.nranks);
+    return m;
+  }
+
+  const Options& o_;
+  const World& w_;
+  mixcclComm_t comm_;
+  Report& report_;
+  Collective collective_;
+};
+
+mixcclComm_t initComm(const Options& o, const World& w) {
+  std::string kind;
+  int ordinal = 0;
+  chooseDevice(o, w, &kind, &ordinal);
+  mixcclConfig_t config = MIXCCL_CONFIG_INITIALIZER;
+  config.deviceKind = kind.c_str();
+  config.deviceOrdinal = ordinal;
+  config.commName = "mixccl-perf";
+  mixcclComm_t comm = nullptr;
+  mixcclResult_t r = mixcclCommInitRankConfig(&comm, w.nranks, w.id, w.rank, &config);
+  if (r != mixcclSuccess) {
+    std::fprintf(stderr, "mixccl-perf: rank %d: mixcclCommInitRankConfig (%d ranks, device %s %d) failed: %s: %s\n",
+                 w.rank, w.nranks, kind.c_str(), ordinal, mixcclGetErrorString(r), mixcclGetLastError(nullptr));
+    return nullptr;
+  }
+  return comm;
+}
+
+}  // namespace
+
+int runRank(const Options& o, const World& w) {
+  const CollectiveInfo& info = collectiveInfo(collectiveFromName(o.collective));
+  if (info.hasRoot && o.root >= w.nranks) {
+    if (w.rank == 0)
+      std::fprintf(stderr, "mixccl-perf: -r %d is not a rank: %s runs on %d ranks (0 .. %d)\n", o.root,
+                   info.name, w.nranks, w.nranks - 1);
+    return kExitUsage;
+  }
+  mixcclComm_t comm = initComm(o, w);
+  if (comm == nullptr) return kExitError;
+  try {
+    Report report(o, w.nranks, w.launcher);
+    const std::vector<RankDevice> devices = gatherDevices(comm, w);
+    if (w.rank == 0) report.printHeader(devices);
+    Sweep(o, w, comm, report).run();
+    if (w.rank == 0) {
+      report.printFooter();
+      if (!o.jsonPath.empty() && !report.writeJson(o.jsonPath)) {
+        mixcclCommDestroy(comm);
+        return kExitUsage;
+      }
+    }
+    expectSuccess(mixcclCommDestroy(comm), "mixcclCommDestroy", "end of the benchmark", nullptr);
+    return report.wrongTotal() == 0 ? kExitOk : kExitWrongValues;
+  } catch (const CallFailed& e) {
+    std::fprintf(stderr, "mixccl-perf: rank %d: %s\n", w.rank, e.what());
+    mixcclCommAbort(comm);
+    return kExitError;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "mixccl-perf: rank %d: out of memory for buffers of %zu bytes; lower -e\n", w.rank,
+                 o.maxBytes);
+    mixcclCommAbort(comm);
+    return kExitError;
+  }
+}
+
+}  // namespace mixcclperf

@@ -1,0 +1,112 @@
+// The communicator: one rank's view of a group of ranks, with its device, bootstrap network and
+// transports. The C handle mixcclComm_t points to one of these.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backends/devices/device.h"
+#include "backends/transports/transport.h"
+#include "core/bootstrap.h"
+#include "core/status.h"
+#include "mixccl.h"
+
+namespace mixccl {
+
+// A pre-multiplied-sum operator made by mixcclRedOpCreatePreMulSum.
+struct PreMulSumOp {
+  mixcclDataType_t type;
+  std::vector<unsigned char> scalar;      // one element of `type` (host-immediate)
+  const void* deviceScalar = nullptr;     // residence device: read when the collective runs
+};
+
+// What each rank told the others at init.
+struct PeerInfo {
+  uint64_t hostId = 0;
+  int32_t pid = 0;
+  char hostName[64] = {};
+};
+
+}  // namespace mixccl
+
+struct mixcclComm {
+  static constexpr uint64_t kMagic = 0x6d6978636f6d6d31ull;  // checked on every API call
+  uint64_t magic = kMagic;
+
+  int rank = 0;
+  int nranks = 1;
+  uint64_t commHash = 0;
+  uint8_t secret[16] = {};
+  int timeoutSeconds = 300;
+  bool blocking = true;
+  std::string name;  // commName, or "comm <hash>"
+
+  std::unique_ptr<mixccl::Device> device;
+  std::unique_ptr<mixccl::SocketBootstrap> bootstrap;
+  std::vector<mixccl::PeerInfo> peers;
+  std::vector<int> localRanks;  // ranks on this host, this one included
+  // Ranks on this host whose process this one can see (same pid namespace): a wait on them checks
+  // that they are still alive.
+  std::vector<bool> watchPid;
+
+  std::vector<std::unique_ptr<mixccl::Transport>> transports;
+  std::vector<mixccl::Link*> links;           // by peer; nullptr for self
+  std::vector<mixccl::Transport*> linkOwner;  // the transport behind links[peer]
+
+  // Scratch space for schedules and pre-scaled inputs, grown on demand, freed at destroy.
+  struct ScratchBuffer {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+  };
+  ScratchBuffer scratch[2];
+
+  std::mutex redOpMutex;
+  std::map<int, mixccl::PreMulSumOp> redOps;  // by mixcclRedOp_t value
+  int nextRedOp = mixcclNumOps;
+
+  uint64_t opCount = 0;  // collectives run so far (for logs and errors)
+
+  // Errors and abort.
+  std::atomic<bool> aborted{false};
+  std::atomic<int> asyncError{mixcclSuccess};
+  std::mutex errorMutex;
+  std::string lastError;
+  std::string fatalError;  // set when a communication failure left the communicator unusable
+
+  // Operations in flight (abort and destroy wait for them to leave).
+  std::mutex activeMutex;
+  std::condition_variable activeCv;
+  int activeOps = 0;
+};
+
+namespace mixccl {
+
+// Builds a communicator (blocking). Used by every init entry point and by split.
+Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, int rank,
+                        const mixcclConfig_t* config);
+// Frees everything; waits (bounded) for operations in flight to leave.
+void destroyCommunicator(mixcclComm* comm);
+// Raises the abort flag and wakes every waiter.
+void interruptCommunicator(mixcclComm* comm);
+// Scratch buffer `which` (0 or 1) of at least `bytes`, allocated on the comm's device.
+Status commScratch(mixcclComm* comm, int which, size_t bytes, void** ptr);
+
+// Counts an operation in flight for as long as it lives.
+class ActiveOp {
+ public:
+  explicit ActiveOp(mixcclComm* comm);
+  ~ActiveOp();
+  ActiveOp(const ActiveOp&) = delete;
+  ActiveOp& operator=(const ActiveOp&) = delete;
+
+ private:
+  mixcclComm* comm_;
+};
+
+}  // namespace mixccl

@@ -1,0 +1,220 @@
+#include "core/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "core/comm.h"
+#include "core/deadline.h"
+#include "core/log.h"
+#include "core/peer_liveness.h"
+
+namespace mixccl {
+namespace {
+
+constexpr int64_t kWaitSliceNs = 100'000'000;  // re-check abort and deadline at least this often
+constexpr int64_t kMixedWaitSliceNs = 200'000;
+// How long a wait without progress goes before it checks that the peers on this host still live.
+constexpr std::chrono::milliseconds kLivenessPeriod{1000};  // when transfers span transports, poll each briefly
+
+struct InFlight {
+  std::unique_ptr<Transfer> transfer;
+  int peer;
+  bool isSend;
+  Transport* transport;
+};
+
+class RoundRunner {
+ public:
+  RoundRunner(mixcclComm* comm, const ExecArgs& args)
+      : comm_(comm), args_(args), dev_(comm->device.get()), es_(dataTypeSize(args.type)) {}
+
+  Status run() {
+    const auto& rounds = args_.schedule->rounds;
+    for (size_t r = 0; r < rounds.size(); ++r) {
+      Status st = runRound(rounds[r]);
+      if (!st.isOk()) {
+        return st.withContext(strFormat("%s (%s, round %zu of %zu): ", args_.what,
+                                        args_.schedule->algorithm.c_str(), r + 1, rounds.size()));
+      }
+    }
+    return Status::ok();
+  }
+
+ private:
+  char* at(const Region& r) const {
+    return static_cast<char*>(args_.buffers[static_cast<size_t>(r.buf)]) + r.offset * es_;
+  }
+
+  Status runLocal(const Step& s) {
+    if (s.dst.count == 0) return Status::ok();
+    if (s.kind == StepKind::Copy) return dev_->copy(at(s.dst), at(s.src), s.dst.count * es_);
+    return dev_->reduce(at(s.dst), at(s.src), at(s.src2), s.dst.count, args_.type, args_.op);
+  }
+
+  // Messages a rank sends to itself in a round are matched to its receives from itself, in order.
+  Status runSelf(const Round& round) {
+    std::vector<const Step*> sends, recvs;
+    for (const Step& s : round.steps) {
+      if (s.peer != comm_->rank) continue;
+      if (s.kind == StepKind::Send && s.src.count > 0) sends.push_back(&s);
+      if ((s.kind == StepKind::Recv || s.kind == StepKind::RecvReduce) && s.dst.count > 0) recvs.push_back(&s);
+    }
+    if (sends.size() != recvs.size()) {
+      return errorStatus(mixcclInvalidUsage,
+                         "rank %d posted %zu send(s) to itself but %zu receive(s) from itself in one group",
+                         comm_->rank, sends.size(), recvs.size());
+    }
+    for (size_t i = 0; i < sends.size(); ++i) {
+      const Step& snd = *sends[i];
+      const Step& rcv = *recvs[i];
+      if (snd.src.count != rcv.dst.count) {
+        return errorStatus(mixcclInvalidUsage, "rank %d sent %zu elements to itself but receives %zu", comm_->rank,
+                           snd.src.count, rcv.dst.count);
+      }
+      if (rcv.kind == StepKind::Recv) {
+        MIXCCL_CHECK(dev_->copy(at(rcv.dst), at(snd.src), rcv.dst.count * es_));
+      } else {
+        MIXCCL_CHECK(dev_->reduce(at(rcv.dst), at(rcv.src), at(snd.src), rcv.dst.count, args_.type, args_.op));
+      }
+    }
+    return Status::ok();
+  }
+
+  Status post(const Step& s, std::vector<InFlight>* out) {
+    if (s.peer < 0 || s.peer >= comm_->nranks) {
+      return errorStatus(mixcclInternalError, "schedule names peer %d of %d", s.peer, comm_->nranks);
+    }
+    Link* link = comm_->links[static_cast<size_t>(s.peer)];
+    Transport* owner = comm_->linkOwner[static_cast<size_t>(s.peer)];
+    Device* dev = dev_;
+    bool direct = dev_->hostAccessible();
+    if (s.kind == StepKind::Send) {
+      const char* src = at(s.src);
+      MessageSource m;
+      m.bytes = s.src.count * es_;
+      m.hostPtr = direct ? src : nullptr;
+      m.read = [dev, src](void* dst, size_t off, size_t len) { return dev->copy(dst, src + off, len); };
+      out->push_back({link->send(std::move(m)), s.peer, true, owner});
+    } else {
+      char* dst = at(s.dst);
+      MessageSink m;
+      m.bytes = s.dst.count * es_;
+      m.granule = es_;
+      if (s.kind == StepKind::Recv) {
+        m.hostPtr = direct ? dst : nullptr;
+        m.consume = [dev, dst](const void* src, size_t off, size_t len) { return dev->copy(dst + off, src, len); };
+      } else {
+        const char* a = at(s.src);
+        size_t es = es_;
+        mixcclDataType_t type = args_.type;
+        ReduceOp op = args_.op;
+        m.consume = [=](const void* src, size_t off, size_t len) {
+          return dev->reduce(dst + off, a + off, src, len / es, type, op);
+        };
+      }
+      out->push_back({link->recv(std::move(m)), s.peer, false, owner});
+    }
+    return Status::ok();
+  }
+
+  Status runRound(const Round& round) {
+    for (const Step& s : round.steps) {
+      if (s.kind == StepKind::Copy || s.kind == StepKind::Reduce) MIXCCL_CHECK(runLocal(s));
+    }
+    MIXCCL_CHECK(runSelf(round));
+    std::vector<InFlight> flights;
+    for (const Step& s : round.steps) {
+      bool isComm = s.kind == StepKind::Send || s.kind == StepKind::Recv || s.kind == StepKind::RecvReduce;
+      size_t count = s.kind == StepKind::Send ? s.src.count : s.dst.count;
+      if (!isComm || count == 0 || s.peer == comm_->rank) continue;
+      MIXCCL_CHECK(post(s, &flights));
+    }
+    return waitAll(flights);
+  }
+
+  Status waitAll(std::vector<InFlight>& flights) {
+    auto noProgressFor = std::chrono::seconds(comm_->timeoutSeconds);
+    Deadline deadline = Deadline::in(noProgressFor);
+    Deadline livenessCheck = Deadline::in(kLivenessPeriod);
+    for (;;) {
+      bool moved = false, allDone = true;
+      for (auto& f : flights) {
+        if (f.transfer->done()) continue;
+        Status st = f.transfer->progress(&moved);
+        if (!st.isOk()) return st;
+        if (!f.transfer->done()) allDone = false;
+      }
+      if (allDone) return Status::ok();
+      if (comm_->aborted.load(std::memory_order_acquire)) {
+        return errorStatus(mixcclSystemError, "rank %d: the communicator was aborted (mixcclCommAbort)", comm_->rank);
+      }
+      if (moved) {
+        deadline = Deadline::in(noProgressFor);
+        continue;
+      }
+      if (deadline.expired()) return timeoutError(flights);
+      if (livenessCheck.expired()) {
+        MIXCCL_CHECK(checkPeersAlive(flights));
+        livenessCheck = Deadline::in(kLivenessPeriod);
+      }
+      sleepUntilActivity(flights, deadline);
+    }
+  }
+
+  void sleepUntilActivity(const std::vector<InFlight>& flights, const Deadline& deadline) {
+    Transport* only = nullptr;
+    bool mixed = false;
+    for (const auto& f : flights) {
+      if (f.transfer->done()) continue;
+      if (only == nullptr) only = f.transport;
+      else if (only != f.transport) mixed = true;
+    }
+    if (only == nullptr) return;
+    if (!mixed) {
+      only->waitForActivity(static_cast<uint64_t>(deadline.nsLeft(kWaitSliceNs)));
+      return;
+    }
+    // Transfers on several transports: no single thing to sleep on; look at each in turn briefly.
+    for (auto& t : comm_->transports) t->waitForActivity(static_cast<uint64_t>(deadline.nsLeft(kMixedWaitSliceNs)));
+  }
+
+  Status checkPeersAlive(const std::vector<InFlight>& flights) const {
+    for (const auto& f : flights) {
+      size_t p = static_cast<size_t>(f.peer);
+      if (f.transfer->done() || !comm_->watchPid[p]) continue;
+      if (!processAlive(comm_->peers[p].pid)) {
+        return errorStatus(mixcclSystemError, "rank %d (pid %d on this host) has exited while rank %d was waiting "
+                           "to %s it", f.peer, comm_->peers[p].pid, comm_->rank, f.isSend ? "send to" : "receive from");
+      }
+    }
+    return Status::ok();
+  }
+
+  Status timeoutError(const std::vector<InFlight>& flights) const {
+    std::string waiting;
+    for (const auto& f : flights) {
+      if (f.transfer->done()) continue;
+      waiting += strFormat("%srank %d (%s)", waiting.empty() ? "" : ", ", f.peer, f.isSend ? "send" : "receive");
+    }
+    return errorStatus(mixcclSystemError,
+                       "rank %d made no progress for %d s (MIXCCL_TIMEOUT) waiting for %s: did those ranks call "
+                       "the same collective with the same arguments, and are they still alive?",
+                       comm_->rank, comm_->timeoutSeconds, waiting.c_str());
+  }
+
+  mixcclComm* comm_;
+  const ExecArgs& args_;
+  Device* dev_;
+  size_t es_;
+};
+
+}  // namespace
+
+Status runSchedule(mixcclComm* comm, const ExecArgs& args) {
+  RoundRunner runner(comm, args);
+  return runner.run();
+}
+
+}  // namespace mixccl

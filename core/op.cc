@@ -1,0 +1,224 @@
+#include "core/op.h"
+
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+
+#include "algorithms/algorithm.h"
+#include "backends/devices/device.h"
+#include "core/comm.h"
+#include "core/engine.h"
+#include "core/log.h"
+#include "core/tuner.h"
+
+namespace mixccl {
+namespace {
+
+// How a collective's operator is made from a backend's binary ones.
+struct Reduction {
+  ReduceOp op = ReduceOp::Sum;
+  bool preScale = false;                // multiply each input by `scalar` first
+  unsigned char scalar[8] = {};         // one element of the op's type
+  bool postDivide = false;              // divide the result by nranks (integer average)
+};
+
+bool reduces(Collective c) {
+  return c == Collective::AllReduce || c == Collective::Reduce || c == Collective::ReduceScatter;
+}
+
+Status resolveReduction(mixcclComm* comm, const Op& op, Reduction* out) {
+  switch (op.redop) {
+    case mixcclSum: out->op = ReduceOp::Sum; return Status::ok();
+    case mixcclProd: out->op = ReduceOp::Prod; return Status::ok();
+    case mixcclMax: out->op = ReduceOp::Max; return Status::ok();
+    case mixcclMin: out->op = ReduceOp::Min; return Status::ok();
+    case mixcclAvg:
+      out->op = ReduceOp::Sum;
+      // As NCCL: floats are scaled by 1/n before summing (keeps half precision from overflowing);
+      // integers are summed, then divided.
+      if (isFloatingType(op.type)) {
+        out->preScale = true;
+        encodeScalar(1.0 / comm->nranks, op.type, out->scalar);
+      } else {
+        out->postDivide = true;
+      }
+      return Status::ok();
+    default: break;
+  }
+  std::lock_guard<std::mutex> lock(comm->redOpMutex);
+  auto it = comm->redOps.find(static_cast<int>(op.redop));
+  if (it == comm->redOps.end()) {
+    return errorStatus(mixcclInvalidArgument, "reduction operator %d is neither built in nor created on this "
+                       "communicator (or it was destroyed)", static_cast<int>(op.redop));
+  }
+  out->op = ReduceOp::Sum;
+  out->preScale = true;
+  size_t es = dataTypeSize(op.type);
+  if (it->second.deviceScalar != nullptr) {
+    MIXCCL_CHECK(comm->device->copy(out->scalar, it->second.deviceScalar, es));
+  } else {
+    std::memcpy(out->scalar, it->second.scalar.data(), es);
+  }
+  return Status::ok();
+}
+
+// Elements of the Input buffer a collective reads (what a pre-scale must cover).
+size_t inputCount(const mixcclComm* comm, const Op& op) {
+  return op.collective == Collective::ReduceScatter ? op.count * static_cast<size_t>(comm->nranks) : op.count;
+}
+
+bool isInPlace(const mixcclComm* comm, const Op& op) {
+  size_t blockBytes = op.count * dataTypeSize(op.type);
+  auto send = static_cast<const char*>(op.sendbuf);
+  auto recv = static_cast<const char*>(op.recvbuf);
+  size_t offset = static_cast<size_t>(comm->rank) * blockBytes;
+  switch (op.collective) {
+    case Collective::AllGather:
+    case Collective::Gather: return recv != nullptr && send == recv + offset;
+    case Collective::ReduceScatter:
+    case Collective::Scatter: return send != nullptr && recv == send + offset;
+    default: return send == recv;
+  }
+}
+
+// The region that holds this rank's reduced result (for the integer-average division).
+size_t resultCount(const mixcclComm* comm, const Op& op) {
+  if (op.collective == Collective::Reduce && comm->rank != op.root) return 0;
+  return op.count;
+}
+
+Status runCollective(mixcclComm* comm, const Op& op, uint64_t seq) {
+  if (op.count == 0) return Status::ok();  // every rank agrees on this: nothing moves
+  std::string what = strFormat("%s #%llu", collectiveName(op.collective), static_cast<unsigned long long>(seq));
+  Reduction red;
+  if (reduces(op.collective)) MIXCCL_CHECK(resolveReduction(comm, op, &red));
+
+  AlgorithmChoice choice;
+  MIXCCL_CHECK(chooseAlgorithm(comm, op.collective, op.count, op.type, &choice));
+
+  CollectiveArgs args;
+  args.collective = op.collective;
+  args.nranks = comm->nranks;
+  args.rank = comm->rank;
+  args.count = op.count;
+  args.root = op.root;
+  args.inPlace = isInPlace(comm, op);
+  args.chunkCount = choice.chunkCount;
+
+  size_t es = dataTypeSize(op.type);
+  ExecArgs exec;
+  exec.type = op.type;
+  exec.op = red.op;
+  exec.what = what.c_str();
+  exec.buffers = {const_cast<void*>(op.sendbuf), op.recvbuf, nullptr};
+
+  if (red.preScale) {
+    // Scale a copy of the input: the user's input must not change, and in place it is the output.
+    void* scaled = nullptr;
+    size_t n = inputCount(comm, op);
+    MIXCCL_CHECK(commScratch(comm, 1, n * es, &scaled));
+    MIXCCL_CHECK(comm->device->scale(scaled, op.sendbuf, n, op.type, red.scalar));
+    exec.buffers[static_cast<size_t>(Buf::Input)] = scaled;
+    args.inPlace = false;
+  }
+
+  Schedule schedule = choice.algorithm->build(args);
+  if (schedule.scratchCount > 0) {
+    MIXCCL_CHECK(commScratch(comm, 0, schedule.scratchCount * es, &exec.buffers[static_cast<size_t>(Buf::Scratch)]));
+  }
+  exec.schedule = &schedule;
+  MIXCCL_TRACE("%s rank %d: %s count %zu %s root %d in-place %d algorithm %s, %zu rounds", comm->name.c_str(),
+               comm->rank, what.c_str(), op.count, dataTypeName(op.type), op.root, args.inPlace ? 1 : 0,
+               schedule.algorithm.c_str(), schedule.rounds.size());
+  MIXCCL_CHECK(runSchedule(comm, exec));
+
+  size_t results = resultCount(comm, op);
+  if (red.postDivide && results > 0) {
+    MIXCCL_CHECK(comm->device->divide(op.recvbuf, op.recvbuf, results, op.type, static_cast<uint64_t>(comm->nranks)));
+  }
+  return Status::ok();
+}
+
+bool overlaps(const void* a, size_t aBytes, const void* b, size_t bBytes) {
+  auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
+  return aBytes > 0 && bBytes > 0 && pa < pb + bBytes && pb < pa + aBytes;
+}
+
+Status runPointToPoint(mixcclComm* comm, const std::vector<const Op*>& p2p) {
+  std::vector<P2POp> plan;
+  ExecArgs exec;
+  exec.type = mixcclUint8;  // point-to-point moves bytes; counts below are in bytes
+  exec.what = "send/recv group";
+  exec.buffers = {nullptr, nullptr, nullptr};
+  for (const Op* op : p2p) {
+    size_t bytes = op->count * dataTypeSize(op->type);
+    plan.push_back({op->isSend, op->peer, bytes});
+    exec.buffers.push_back(op->isSend ? const_cast<void*>(op->sendbuf) : op->recvbuf);
+  }
+  // All operations of a group run at once, so a receive may land before a send from the same
+  // memory has left (in-place send/recv, as nccl-tests does it). Such sends go from a copy.
+  std::vector<size_t> staged;
+  size_t stagedBytes = 0;
+  for (size_t i = 0; i < plan.size(); ++i) {
+    if (!plan[i].isSend) continue;
+    for (size_t j = 0; j < plan.size(); ++j) {
+      if (!plan[j].isSend && overlaps(exec.buffers[kFirstUserBuf + i], plan[i].count, exec.buffers[kFirstUserBuf + j],
+                                      plan[j].count)) {
+        staged.push_back(i);
+        stagedBytes += plan[i].count;
+        break;
+      }
+    }
+  }
+  if (!staged.empty()) {
+    void* copy = nullptr;
+    MIXCCL_CHECK(commScratch(comm, 1, stagedBytes, &copy));
+    auto* at = static_cast<char*>(copy);
+    for (size_t i : staged) {
+      MIXCCL_CHECK(comm->device->copy(at, exec.buffers[kFirstUserBuf + i], plan[i].count));
+      exec.buffers[kFirstUserBuf + i] = at;
+      at += plan[i].count;
+    }
+  }
+  Schedule schedule = buildP2PSchedule(plan);
+  exec.schedule = &schedule;
+  return runSchedule(comm, exec);
+}
+
+}  // namespace
+
+Status runOps(mixcclComm* comm, const std::vector<Op>& ops) {
+  {
+    std::lock_guard<std::mutex> lock(comm->errorMutex);
+    if (!comm->fatalError.empty()) {
+      return errorStatus(mixcclInvalidUsage, "%s rank %d cannot run more operations after an earlier failure: %s",
+                         comm->name.c_str(), comm->rank, comm->fatalError.c_str());
+    }
+  }
+  ActiveOp active(comm);
+  Status st;
+  std::vector<const Op*> p2p;
+  for (const Op& op : ops) {
+    if (op.collective == Collective::SendRecv) {
+      p2p.push_back(&op);
+      continue;
+    }
+    st = runCollective(comm, op, ++comm->opCount);
+    if (!st.isOk()) break;
+  }
+  if (st.isOk() && !p2p.empty()) st = runPointToPoint(comm, p2p);
+  if (!st.isOk()) {
+    st = st.withContext(comm->name + ": ");
+    bool fatal = st.code() == mixcclSystemError || st.code() == mixcclInternalError || st.code() == mixcclRemoteError;
+    std::lock_guard<std::mutex> lock(comm->errorMutex);
+    comm->lastError = st.message();
+    if (fatal && comm->fatalError.empty()) comm->fatalError = st.message();
+    if (fatal) {
+      int expected = mixcclSuccess;
+      comm->asyncError.compare_exchange_strong(expected, st.code());
+    }
+  }
+  return st;
+}
+
+}  // namespace mixccl

@@ -1,0 +1,33 @@
+// One operation as the API received it (validated), ready to be planned and run, now or at the end
+// of a group.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "algorithms/schedule.h"
+#include "core/status.h"
+#include "mixccl.h"
+
+struct mixcclComm;
+
+namespace mixccl {
+
+struct Op {
+  Collective collective = Collective::AllReduce;
+  const void* sendbuf = nullptr;
+  void* recvbuf = nullptr;
+  size_t count = 0;
+  mixcclDataType_t type = mixcclFloat32;
+  mixcclRedOp_t redop = mixcclSum;
+  int root = 0;
+  // SendRecv only: one send (to peer, from sendbuf) or one receive (from peer, into recvbuf).
+  int peer = -1;
+  bool isSend = false;
+};
+
+// Runs a comm's operations in order: the collectives one after another, then all point-to-point
+// operations together. Host-synchronous. Records failures on the communicator.
+Status runOps(mixcclComm* comm, const std::vector<Op>& ops);
+
+}  // namespace mixccl

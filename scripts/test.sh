@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets up, builds, then runs every test: the C++ tests through ctest, then the Python tests with
+# Debian's interpreter (its pytest and numpy come from apt). Exits non-zero if either part fails,
+# after running both.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/setup.sh
+scripts/build.sh
+
+BUILD_DIR="${MIXCCL_BUILD_DIR:-build}"
+export MIXCCL_BUILD_DIR="${BUILD_DIR}"
+
+status=0
+echo "test: ctest"
+# Every test has its own timeout in CMake; --timeout bounds any that has none.
+if ! ctest --test-dir "${BUILD_DIR}" --output-on-failure -j2 --timeout 600; then
+  echo "test: ctest FAILED" >&2
+  status=1
+fi
+
+echo "test: pytest tests/python"
+# /usr/bin/python3, not the python3 first on PATH: the packages come from apt (python3-pytest).
+if ! /usr/bin/python3 -m pytest -p no:cacheprovider tests/python -q; then
+  echo "test: pytest FAILED" >&2
+  status=1
+fi
+
+if [ "${status}" -eq 0 ]; then
+  echo "test: all passed"
+fi
+exit "${status}"

@@ -1,0 +1,189 @@
+"""End-to-end tests of build/bin/mixccl-perf: it launches real ranks, so these pass only when the
+library works. The build directory comes from MIXCCL_BUILD_DIR (default: build/ in the repository)."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD_DIR = Path(os.environ.get("MIXCCL_BUILD_DIR", "build"))
+if not BUILD_DIR.is_absolute():
+    BUILD_DIR = REPO / BUILD_DIR
+PERF = BUILD_DIR / "bin" / "mixccl-perf"
+
+COLLECTIVES = ["all_reduce", "all_gather", "reduce_scatter", "broadcast", "reduce", "alltoall", "gather",
+               "scatter", "sendrecv"]
+TYPE_BYTES = {"int8": 1, "uint8": 1, "int32": 4, "uint32": 4, "int64": 8, "uint64": 8, "half": 2, "float": 4,
+              "double": 8, "bfloat16": 2, "fp8_e4m3": 1, "fp8_e5m2": 1}
+
+
+def bus_factor(collective, n):
+    if collective == "all_reduce":
+        return 2 * (n - 1) / n
+    if collective in ("all_gather", "reduce_scatter", "alltoall", "gather", "scatter"):
+        return (n - 1) / n
+    return 1.0
+
+
+def run_perf(*args, timeout=300):
+    if not PERF.exists():
+        pytest.fail(f"{PERF} does not exist: build it first (scripts/build.sh), or set MIXCCL_BUILD_DIR")
+    env = dict(os.environ)
+    env.setdefault("MIXCCL_TIMEOUT", "60")  # a hang becomes a failure well inside the test's own timeout
+    return subprocess.run([str(PERF), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def parse_rows(stdout):
+    """The data rows of the table: every line that is not a comment, as a dict."""
+    rows = []
+    for line in stdout.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        f = line.split()
+        assert len(f) == 13, f"a table row has 13 columns, this one {len(f)}: {line!r}"
+        rows.append({
+            "size": int(f[0]), "count": int(f[1]), "type": f[2], "redop": f[3], "root": int(f[4]),
+            "oop": {"time": float(f[5]), "algbw": float(f[6]), "busbw": float(f[7]), "wrong": f[8]},
+            "ip": {"time": float(f[9]), "algbw": float(f[10]), "busbw": float(f[11]), "wrong": f[12]},
+        })
+    return rows
+
+
+def assert_ok(result):
+    assert result.returncode == 0, f"exit code {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "# Out of bounds values : 0 OK" in result.stdout, result.stdout
+
+
+def assert_no_wrong(rows):
+    assert rows, "the table has no rows"
+    for r in rows:
+        assert r["oop"]["wrong"] == "0" and r["ip"]["wrong"] == "0", r
+
+
+@pytest.mark.parametrize("nranks", [2, 3])
+def test_all_reduce_sweep(nranks):
+    result = run_perf("all_reduce", "-np", nranks, "-b", "8", "-e", "64K", "-f", "4", "-n", "5", "-c", "1")
+    assert_ok(result)
+    rows = parse_rows(result.stdout)
+    assert [r["size"] for r in rows] == [8 * 4**k for k in range(7)]  # 8 .. 32768, -e 64K not reached
+    factor = bus_factor("all_reduce", nranks)
+    for r in rows:
+        assert r["count"] == r["size"] // 4 and r["type"] == "float" and r["redop"] == "sum" and r["root"] == -1
+        for m in (r["oop"], r["ip"]):
+            assert m["time"] > 0
+            # Printed with two decimals: allow for the rounding of both numbers.
+            assert abs(m["busbw"] - m["algbw"] * factor) <= 0.011 * (1 + factor), r
+    assert_no_wrong(rows)
+    assert f"nThread 1 nGpus 1 minBytes 8 maxBytes {64 * 1024} step: 4(factor)" in result.stdout
+    assert result.stdout.count("#  Rank") == nranks
+    assert "[cpu]" in result.stdout
+
+
+def test_json_report(tmp_path):
+    out = tmp_path / "perf.json"
+    result = run_perf("all_reduce", "-np", 2, "-b", "1K", "-e", "16K", "-f", "2", "-n", "3", "--json", out)
+    assert_ok(result)
+    doc = json.loads(out.read_text())
+    table = parse_rows(result.stdout)
+    assert len(doc["rows"]) == len(table) == 5
+    assert doc["collective"] == "all_reduce"
+    assert doc["machine"]["nranks"] == 2 and len(doc["machine"]["devices"]) == 2
+    assert doc["parameters"]["min_bytes"] == 1024 and doc["parameters"]["max_bytes"] == 16384
+    assert doc["summary"]["wrong_total"] == 0 and doc["summary"]["ok"] is True
+    for row, printed in zip(doc["rows"], table):
+        assert row["size_bytes"] == printed["size"]
+        for m in (row["out_of_place"], row["in_place"]):
+            assert m["wrong"] == 0
+            assert m["busbw_gbps"] == pytest.approx(m["algbw_gbps"] * bus_factor("all_reduce", 2))
+            assert m["algbw_gbps"] == pytest.approx(row["size_bytes"] / m["time_us"] / 1e3)
+
+
+@pytest.mark.parametrize("dtype", ["float", "bfloat16", "int8"])
+@pytest.mark.parametrize("collective", COLLECTIVES)
+def test_every_collective_is_right(collective, dtype, tmp_path):
+    out = tmp_path / "perf.json"
+    result = run_perf(collective, "-np", 4, "-c", "1", "-b", "8", "-e", "1M", "-f", "8", "-n", "2", "-w", "1",
+                      "-d", dtype, "-r", 1, "--json", out)
+    assert_ok(result)
+    rows = parse_rows(result.stdout)
+    assert_no_wrong(rows)
+    doc = json.loads(out.read_text())
+    for r in rows:
+        assert r["type"] == dtype
+        assert r["size"] == r["count"] * TYPE_BYTES[dtype]
+        assert r["root"] == (1 if collective in ("broadcast", "reduce", "gather", "scatter") else -1)
+    for row in doc["rows"]:
+        for m in (row["out_of_place"], row["in_place"]):
+            assert m["busbw_gbps"] == pytest.approx(m["algbw_gbps"] * bus_factor(collective, 4))
+
+
+@pytest.mark.parametrize("collective", ["all_reduce", "reduce_scatter", "reduce"])
+def test_every_type_and_reduction(collective):
+    result = run_perf(collective, "-np", 3, "-c", "1", "-b", "8", "-e", "4K", "-f", "8", "-n", "1", "-w", "0",
+                      "-d", "all", "-o", "all")
+    assert_ok(result)
+    rows = parse_rows(result.stdout)
+    assert_no_wrong(rows)
+    combos = {(r["type"], r["redop"]) for r in rows}
+    assert len(combos) == len(TYPE_BYTES) * 6  # every type x sum prod max min avg premulsum
+
+
+def test_single_rank_without_launcher():
+    result = run_perf("all_reduce", "-b", "8", "-e", "1K", "-f", "2", "-n", "2")
+    assert_ok(result)
+    assert result.stdout.count("#  Rank") == 1
+    assert_no_wrong(parse_rows(result.stdout))
+
+
+def test_check_disabled_prints_na():
+    result = run_perf("broadcast", "-np", 2, "-b", "64", "-e", "64", "-c", "0", "-n", "2")
+    assert result.returncode == 0, result.stderr
+    rows = parse_rows(result.stdout)
+    assert len(rows) == 1 and rows[0]["oop"]["wrong"] == "N/A" and rows[0]["ip"]["wrong"] == "N/A"
+
+
+def test_increment_sweep():
+    result = run_perf("all_gather", "-np", 2, "-b", "1K", "-e", "4K", "-i", "1K", "-n", "2")
+    assert_ok(result)
+    assert [r["size"] for r in parse_rows(result.stdout)] == [1024, 2048, 3072, 4096]
+    assert "step: 1024(bytes)" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["all_shuffle"], "unknown collective"),
+    (["all_reduce", "-d", "nonsense"], "unknown data type"),
+    (["all_reduce", "-o", "xor"], "unknown reduction"),
+    (["all_reduce", "-np", "0"], "-np must be at least 1"),
+    (["all_reduce", "-b", "1M", "-e", "1K"], "larger than"),
+    (["all_reduce", "-b", "12Q"], "unknown suffix"),
+    (["all_reduce", "-f", "2", "-i", "1K"], "exclude each other"),
+    (["all_reduce", "-n", "0"], "-n must be at least 1"),
+    ([], "collective"),
+])
+def test_bad_arguments_are_refused(args, message):
+    result = run_perf(*args, timeout=30)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+
+
+def test_root_out_of_range_is_refused():
+    result = run_perf("broadcast", "-np", 2, "-r", 5, "-b", "8", "-e", "8", timeout=60)
+    assert result.returncode != 0
+    assert "-r 5 is not a rank" in result.stderr, result.stderr
+
+
+def test_unknown_device_kind_fails_clearly():
+    result = run_perf("all_reduce", "-np", 2, "--devices", "cpu,warpdrive", "-b", "8", "-e", "8", timeout=120)
+    assert result.returncode != 0
+    assert "warpdrive" in result.stderr, result.stderr
+
+
+def test_sendrecv_in_place_large_messages():
+    """nccl-tests' in-place sendrecv passes the same buffer as send and receive buffer; NCCL delivers
+    the previous rank's data intact. Large messages (more than the transport holds in flight) show
+    whether the receive can overwrite data before it was sent."""
+    result = run_perf("sendrecv", "-np", 2, "-b", "8M", "-e", "8M", "-n", "1", "-w", "0", "-c", "1")
+    assert_ok(result)
