@@ -18,8 +18,8 @@ if [ ! -x "${PERF}" ]; then
   exit 1
 fi
 
-echo "demo: ${PERF} all_reduce -np 4 -b 8 -e 64M -f 4 -c 1 --devices cpu"
-if "${PERF}" all_reduce -np 4 -b 8 -e 64M -f 4 -c 1 --devices cpu; then
+echo "demo: ${PERF} all_reduce -np 4 -b 8 -e 64M -f 2 -c 1 --devices cpu"
+if "${PERF}" all_reduce -np 4 -b 8 -e 64M -f 2 -c 1 --devices cpu; then
   echo "demo: every value was right"
 else
   rc=$?
