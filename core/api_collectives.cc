@@ -1,6 +1,7 @@
 // C entry points for collectives and point-to-point: check every argument, then run (or queue in
 // the current group).
 #include <algorithm>
+#include <cstring>
 #include <cstddef>
 #include <limits>
 
@@ -48,12 +49,13 @@ bool reduces(Collective c) {
 
 Status validate(mixcclComm* comm, const Op& op, const char* fn) {
   MIXCCL_CHECK(checkComm(comm, fn));
-  if (static_cast<int>(op.type) < 0 || op.type >= mixcclNumTypes) {
-    return errorStatus(mixcclInvalidArgument, "%s: datatype %d is not a mixcclDataType_t (0..%d)", fn,
-                       static_cast<int>(op.type), mixcclNumTypes - 1);
+  int rawType = rawEnumValue(op.type);
+  if (rawType < 0 || rawType >= mixcclNumTypes) {
+    return errorStatus(mixcclInvalidArgument, "%s: datatype %d is not a mixcclDataType_t (0..%d)", fn, rawType,
+                       mixcclNumTypes - 1);
   }
   if (reduces(op.collective)) {
-    int r = static_cast<int>(op.redop);
+    int r = rawEnumValue(op.redop);
     if (r < 0) return errorStatus(mixcclInvalidArgument, "%s: reduction op %d is not a mixcclRedOp_t", fn, r);
     if (r >= mixcclNumOps) {
       std::lock_guard<std::mutex> lock(comm->redOpMutex);
@@ -106,15 +108,16 @@ mixcclResult_t submit(mixcclComm* comm, const Op& op, const char* fn) {
   return report(comm, runOps(comm, {op}));
 }
 
-Op makeOp(Collective c, const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t type,
-          mixcclRedOp_t redop, int root) {
+Op makeOp(Collective c, const void* sendbuff, void* recvbuff, size_t count, const mixcclDataType_t& type,
+          const mixcclRedOp_t& redop, int root) {
   Op op;
   op.collective = c;
   op.sendbuf = sendbuff;
   op.recvbuf = recvbuff;
   op.count = count;
-  op.type = type;
-  op.redop = redop;
+  // Byte copies: the values are not checked yet (see rawEnumValue).
+  std::memcpy(&op.type, &type, sizeof(op.type));
+  std::memcpy(&op.redop, &redop, sizeof(op.redop));
   op.root = root;
   return op;
 }

@@ -271,13 +271,13 @@ MIXCCL_API mixcclResult_t mixcclRedOpCreatePreMulSum(mixcclRedOp_t* op, void* sc
   Status st = checkComm(comm, "mixcclRedOpCreatePreMulSum");
   if (st.isOk() && op == nullptr) st = errorStatus(mixcclInvalidArgument, "mixcclRedOpCreatePreMulSum: op is NULL");
   if (st.isOk() && scalar == nullptr) st = errorStatus(mixcclInvalidArgument, "mixcclRedOpCreatePreMulSum: scalar is NULL");
-  if (st.isOk() && (static_cast<int>(datatype) < 0 || datatype >= mixcclNumTypes)) {
+  if (st.isOk() && (rawEnumValue(datatype) < 0 || rawEnumValue(datatype) >= mixcclNumTypes)) {
     st = errorStatus(mixcclInvalidArgument, "mixcclRedOpCreatePreMulSum: datatype %d is not a mixcclDataType_t",
-                     static_cast<int>(datatype));
+                     rawEnumValue(datatype));
   }
-  if (st.isOk() && residence != mixcclScalarDevice && residence != mixcclScalarHostImmediate) {
+  if (st.isOk() && rawEnumValue(residence) != mixcclScalarDevice && rawEnumValue(residence) != mixcclScalarHostImmediate) {
     st = errorStatus(mixcclInvalidArgument, "mixcclRedOpCreatePreMulSum: residence %d is not a mixcclScalarResidence_t",
-                     static_cast<int>(residence));
+                     rawEnumValue(residence));
   }
   if (!st.isOk()) return report(comm != nullptr && comm->magic == mixcclComm::kMagic ? comm : nullptr, st);
   PreMulSumOp entry;
@@ -301,14 +301,15 @@ MIXCCL_API mixcclResult_t mixcclRedOpCreatePreMulSum(mixcclRedOp_t* op, void* sc
 MIXCCL_API mixcclResult_t mixcclRedOpDestroy(mixcclRedOp_t op, mixcclComm_t comm) {
   Status st = checkComm(comm, "mixcclRedOpDestroy");
   if (!st.isOk()) return report(nullptr, st);
-  if (static_cast<int>(op) < mixcclNumOps) {
+  int raw = rawEnumValue(op);
+  if (raw < mixcclNumOps) {
     return report(comm, errorStatus(mixcclInvalidArgument, "mixcclRedOpDestroy: operator %d is built in and cannot be "
-                                    "destroyed", static_cast<int>(op)));
+                                    "destroyed", raw));
   }
   std::lock_guard<std::mutex> lock(comm->redOpMutex);
-  if (comm->redOps.erase(static_cast<int>(op)) == 0) {
+  if (comm->redOps.erase(raw) == 0) {
     return report(comm, errorStatus(mixcclInvalidArgument, "mixcclRedOpDestroy: operator %d was not created on this "
-                                    "communicator (or was destroyed already)", static_cast<int>(op)));
+                                    "communicator (or was destroyed already)", raw));
   }
   return mixcclSuccess;
 }

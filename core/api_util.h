@@ -2,6 +2,8 @@
 // code while remembering its sentence for mixcclGetLastError.
 #pragma once
 
+#include <cstring>
+
 #include "core/comm.h"
 #include "core/status.h"
 #include "mixccl.h"
@@ -15,6 +17,16 @@ namespace mixccl {
 mixcclResult_t report(mixcclComm* comm, const Status& st);
 void setThreadLastError(const std::string& message);
 const char* threadLastError();
+
+// The integer a C caller passed for an enum parameter. Reading an enum object that holds a value
+// outside its enumerators is undefined in C++, and C callers can pass anything: copy the bytes.
+template <class Enum>
+int rawEnumValue(const Enum& e) {
+  static_assert(sizeof(Enum) == sizeof(int));
+  int v;
+  std::memcpy(&v, &e, sizeof(v));
+  return v;
+}
 
 // A usable communicator handle: not NULL, not destroyed, not aborted.
 Status checkComm(const mixcclComm* comm, const char* function);

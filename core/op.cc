@@ -18,7 +18,7 @@ namespace {
 struct Reduction {
   ReduceOp op = ReduceOp::Sum;
   bool preScale = false;                // multiply each input by `scalar` first
-  unsigned char scalar[8] = {};         // one element of the op's type
+  alignas(8) unsigned char scalar[8] = {};  // one element of the op's type
   bool postDivide = false;              // divide the result by nranks (integer average)
 };
 

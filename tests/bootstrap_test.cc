@@ -13,6 +13,7 @@
 #include "core/net.h"
 #include "core/unique_id.h"
 #include "mixccl.h"
+#include "mp_harness.h"
 
 using namespace mixccl;
 
@@ -63,7 +64,9 @@ int connectToRoot(const mixcclUniqueId& id) {
 TEST(Bootstrap, StrangersAreRefusedAndTheRealRanksStillMeet) {
   setenv("MIXCCL_SOCKET_IFNAME", "lo", 0);
   mixcclUniqueId id;
-  ASSERT_EQ(mixcclGetUniqueId(&id), mixcclSuccess);
+  mixccl_test::RendezvousHost host;  // the rendezvous runs outside this process, which forks ranks
+  std::string error;
+  ASSERT_TRUE(host.start(&id, &error)) << error;
   UniqueIdContents uid;
   ASSERT_TRUE(decodeUniqueId(id, &uid).isOk());
 
@@ -97,9 +100,11 @@ TEST(Bootstrap, StrangersAreRefusedAndTheRealRanksStillMeet) {
 
 TEST(Bootstrap, AMissingRankIsNamedInTheError) {
   setenv("MIXCCL_SOCKET_IFNAME", "lo", 0);
-  setenv("MIXCCL_TIMEOUT", "3", 1);  // read by the rendezvous (started here) and by the ranks
+  setenv("MIXCCL_TIMEOUT", "3", 1);  // read by the rendezvous and by the ranks
   mixcclUniqueId id;
-  ASSERT_EQ(mixcclGetUniqueId(&id), mixcclSuccess);
+  mixccl_test::RendezvousHost host;
+  std::string error;
+  ASSERT_TRUE(host.start(&id, &error)) << error;
   // Rank 2 of 3 never starts: the others must fail, naming it, instead of waiting forever.
   std::vector<int> codes = runRanks(id, 3, {0, 1}, "rank(s) 2 of 3 did not arrive");
   for (size_t r = 0; r < codes.size(); ++r) EXPECT_EQ(codes[r], 1) << "rank " << r;

@@ -90,6 +90,58 @@ std::string RunSummary::describe() const {
   return out;
 }
 
+RendezvousHost::~RendezvousHost() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+bool RendezvousHost::start(mixcclUniqueId* id, std::string* error) {
+  struct Answer {
+    mixcclResult_t result;
+    mixcclUniqueId id;
+    char message[512];
+  };
+  int fds[2];
+  if (pipe(fds) != 0) {
+    *error = formatString("pipe failed: %s", std::strerror(errno));
+    return false;
+  }
+  std::fflush(nullptr);
+  pid_ = fork();
+  if (pid_ < 0) {
+    *error = formatString("fork for the rendezvous host failed: %s", std::strerror(errno));
+    return false;
+  }
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+    close(fds[0]);
+    Answer a{};
+    a.result = mixcclGetUniqueId(&a.id);
+    std::snprintf(a.message, sizeof(a.message), "%s", mixcclGetLastError(nullptr));
+    if (write(fds[1], &a, sizeof(a)) != static_cast<ssize_t>(sizeof(a))) _exit(1);
+    for (;;) pause();  // the rendezvous thread serves until the test kills this process
+  }
+  close(fds[1]);
+  Answer a{};
+  size_t got = 0;
+  while (got < sizeof(a)) {
+    ssize_t r = read(fds[0], reinterpret_cast<char*>(&a) + got, sizeof(a) - got);
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  close(fds[0]);
+  if (got != sizeof(a) || a.result != mixcclSuccess) {
+    *error = got != sizeof(a) ? std::string("the rendezvous host died before answering")
+                              : std::string("mixcclGetUniqueId failed: ") + mixcclGetErrorString(a.result) + ": " +
+                                    a.message;
+    return false;
+  }
+  *id = a.id;
+  return true;
+}
+
 RunSummary runRanks(int nranks, const RankBody& body, const RunOptions& options) {
   using Clock = std::chrono::steady_clock;
   RunSummary summary;
@@ -98,12 +150,8 @@ RunSummary runRanks(int nranks, const RankBody& body, const RunOptions& options)
 
   mixcclUniqueId id;
   std::memset(&id, 0, sizeof id);
-  const mixcclResult_t idResult = options.createUniqueId ? mixcclGetUniqueId(&id) : mixcclSuccess;
-  if (idResult != mixcclSuccess) {
-    summary.setupError = std::string("mixcclGetUniqueId failed in the parent: ") + mixcclGetErrorString(idResult) +
-                         ": " + mixcclGetLastError(nullptr);
-    return summary;
-  }
+  RendezvousHost host;
+  if (options.createUniqueId && !host.start(&id, &summary.setupError)) return summary;
 
   std::fflush(nullptr);  // else buffered output would be written once per child too
   for (int r = 0; r < nranks; ++r) {

@@ -46,6 +46,22 @@ struct RunOptions {
 
 RunSummary runRanks(int nranks, const RankBody& body, const RunOptions& options = {});
 
+// Hosts a rendezvous (mixcclGetUniqueId) in a child process of its own for as long as this object
+// lives. The test process then stays single-threaded when it forks ranks: a fork taken while another
+// thread holds a lock (the rendezvous thread inside the allocator, say) can leave the child
+// deadlocked, and sanitizer allocators do exactly that.
+class RendezvousHost {
+ public:
+  RendezvousHost() = default;
+  RendezvousHost(const RendezvousHost&) = delete;
+  RendezvousHost& operator=(const RendezvousHost&) = delete;
+  ~RendezvousHost();
+  bool start(mixcclUniqueId* id, std::string* error);
+
+ private:
+  pid_t pid_ = -1;
+};
+
 // ---- inside a rank -------------------------------------------------------------------------------
 
 // The rank this process runs as (set by runRanks in the child), for messages.

@@ -1,6 +1,7 @@
 #include "backends/transports/sink_feeder.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace mixccl {
@@ -47,7 +48,15 @@ Status SinkFeeder::feed(const void* src, size_t len) {
     partial_.clear();
   }
   size_t whole = n - n % granule;
-  if (whole > 0) MIXCCL_CHECK(consume(p, whole));
+  if (whole > 0 && reinterpret_cast<uintptr_t>(p) % granule != 0) {
+    // After a split element the rest is misaligned for its type; consumers (reduction kernels)
+    // may rely on alignment, so hand them an aligned copy.
+    aligned_.resize((whole + sizeof(uint64_t) - 1) / sizeof(uint64_t));
+    std::memcpy(aligned_.data(), p, whole);
+    MIXCCL_CHECK(consume(aligned_.data(), whole));
+  } else if (whole > 0) {
+    MIXCCL_CHECK(consume(p, whole));
+  }
   partial_.assign(p + whole, p + n);
   return Status::ok();
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "backends/transports/transport.h"
@@ -30,6 +31,7 @@ class SinkFeeder {
   size_t fed_ = 0;
   size_t consumed_ = 0;                 // bytes handed to consume(), a multiple of the granule
   std::vector<unsigned char> partial_;  // the start of an element split across arrivals
+  std::vector<uint64_t> aligned_;       // an aligned copy of pieces that arrive misaligned
 };
 
 // Why a sink cannot be used, or ok: the engine promises bytes is a multiple of granule.

@@ -79,7 +79,9 @@ struct NarrowFloatFormat {
     // exponent field is float's.) Values below the normal range go negative here and are replaced.
     const int32_t rebiased = abs - ((127 - kBias) << 23);
     const int32_t roundBias = (1 << (kShift - 1)) - 1 + ((rebiased >> kShift) & 1);
-    int32_t magnitude = (rebiased + roundBias) >> kShift;
+    // The sum wraps only for NaN inputs (replaced below); add as unsigned so that is not UB.
+    int32_t magnitude =
+        static_cast<int32_t>(static_cast<uint32_t>(rebiased) + static_cast<uint32_t>(roundBias)) >> kShift;
 
     if constexpr (ExpBits != 8) {
       // Subnormal range: adding 2^k, whose float ulp is the format's subnormal step, makes the FPU

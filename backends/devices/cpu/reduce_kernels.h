@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <type_traits>
 
@@ -111,7 +112,9 @@ void scaleInPlace(typename E::Storage* __restrict data, size_t count, typename E
 template <class E>
 void scaleKernel(void* dst, const void* src, size_t count, const void* scalar) {
   using S = typename E::Storage;
-  const auto factor = E::load(*static_cast<const S*>(scalar));
+  S bits;
+  std::memcpy(&bits, scalar, sizeof(S));  // the scalar need not be aligned (it may come from the user)
+  const auto factor = E::load(bits);
   if (dst == src) {
     scaleInPlace<E>(static_cast<S*>(dst), count, factor);
   } else {
