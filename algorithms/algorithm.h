@@ -11,7 +11,7 @@
 namespace mixccl {
 
 struct Algorithm {
-  const char* name;        // as MIXCCL_ALGO names it: "ring", "tree", "chain", "pairwise", "direct"
+  const char* name;        // as MIXCCL_ALGO names it: "ring", "tree", "hier", ... (docs/algorithms.md)
   Collective collective;
   // Builds rank args.rank's schedule. Must work for every nranks >= 1, every count (0 included),
   // every root, in place or not.

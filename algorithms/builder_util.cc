@@ -58,6 +58,31 @@ void addCopy(Round& round, Region src, Region dst) {
   round.steps.push_back(step);
 }
 
+void addReduce(Round& round, Region src, Region src2, Region dst) {
+  if (dst.count == 0) return;
+  Step step;
+  step.kind = StepKind::Reduce;
+  step.src = src;
+  step.src2 = src2;
+  step.dst = dst;
+  round.steps.push_back(step);
+}
+
+void RoundTable::appendTo(Schedule& schedule) {
+  for (auto& [clock, round] : rounds_)
+    if (!round.steps.empty()) schedule.rounds.push_back(std::move(round));
+  rounds_.clear();
+}
+
+size_t scratchUsed(const Schedule& schedule) {
+  size_t end = 0;
+  for (const Round& round : schedule.rounds)
+    for (const Step& step : round.steps)
+      for (const Region* r : {&step.src, &step.src2, &step.dst})
+        if (r->buf == Buf::Scratch && r->count > 0) end = std::max(end, r->offset + r->count);
+  return end;
+}
+
 void dropEmptyRounds(Schedule& schedule) {
   std::erase_if(schedule.rounds, [](const Round& round) { return round.steps.empty(); });
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <map>
 #include <vector>
 
 #include "algorithms/schedule.h"
@@ -45,6 +46,32 @@ void addRecv(Round& round, int peer, Region dst);
 // dst = local op (received from peer).
 void addRecvReduce(Round& round, int peer, Region local, Region dst);
 void addCopy(Round& round, Region src, Region dst);
+// dst = src op src2 (local).
+void addReduce(Round& round, Region src, Region src2, Region dst);
+
+// The elements of consecutive segments [first, last) when [0, total) is cut into `parts` even
+// slices (evenSlice); empty when first == last.
+inline Extent segmentRange(size_t total, size_t parts, size_t first, size_t last) {
+  if (first >= last) return {evenSlice(total, parts, first).offset, 0};
+  const Extent a = evenSlice(total, parts, first), b = evenSlice(total, parts, last - 1);
+  return {a.offset, b.offset + b.count - a.offset};
+}
+
+// Rounds addressed by a global clock shared by all ranks (possibly negative), for builders whose
+// ranks follow one timetable (pipelined trees): a message is placed in the same global round on
+// both sides, so every round can complete once all earlier ones have, and no rank waits in a cycle.
+// Steps keep their insertion order inside a round, which fixes the order of messages per pair.
+class RoundTable {
+ public:
+  Round& at(long t) { return rounds_[t]; }
+  // Appends the non-empty rounds in clock order.
+  void appendTo(Schedule& schedule);
+
+ private:
+  std::map<long, Round> rounds_;
+};
+// Elements of Scratch the schedule's steps touch (the end of the highest Scratch region).
+size_t scratchUsed(const Schedule& schedule);
 // Removes rounds left without steps (a rank with nothing to do in some phase).
 void dropEmptyRounds(Schedule& schedule);
 

@@ -4,12 +4,14 @@
 // about (pieces + n - 2) piece transfers instead of (n - 1) whole-message transfers.
 #include "algorithms/builder_util.h"
 #include "algorithms/builders.h"
+#include "algorithms/rank_order.h"
 
 namespace mixccl {
 
-Schedule buildChainBroadcast(const CollectiveArgs& args) {
+// The chain visits the ranks in `order`, which starts at the root.
+Schedule chainBroadcast(const CollectiveArgs& args, const RankOrder& order, const char* name) {
   Schedule schedule;
-  schedule.algorithm = "chain";
+  schedule.algorithm = name;
   const size_t n = static_cast<size_t>(args.nranks);
   const size_t rank = static_cast<size_t>(args.rank);
   const size_t root = static_cast<size_t>(args.root);
@@ -19,9 +21,9 @@ Schedule buildChainBroadcast(const CollectiveArgs& args) {
     addCopy(newRound(schedule), region(Buf::Input, 0, args.count), region(Buf::Output, 0, args.count));
   if (n == 1) return schedule;
 
-  const size_t pos = (rank + n - root) % n;
-  const int successor = static_cast<int>((rank + 1) % n);
-  const int predecessor = static_cast<int>((rank + n - 1) % n);
+  const size_t pos = order.positionOf[rank];
+  const int successor = order.rankAfter(pos, 1);
+  const int predecessor = order.rankAfter(pos, -1);
   const bool hasSuccessor = pos + 1 < n;
   const std::vector<Extent> pieces =
       cutIntoPieces({0, args.count}, args.chunkCount ? args.chunkCount : kDefaultPipelineChunk);
@@ -41,6 +43,11 @@ Schedule buildChainBroadcast(const CollectiveArgs& args) {
   }
   dropEmptyRounds(schedule);
   return schedule;
+}
+
+Schedule buildChainBroadcast(const CollectiveArgs& args) {
+  return chainBroadcast(args, RankOrder::rotated(static_cast<size_t>(args.nranks), static_cast<size_t>(args.root)),
+                        "chain");
 }
 
 }  // namespace mixccl

@@ -4,12 +4,14 @@
 // sums in Scratch: their Output is not theirs to write (NCCL lets it be NULL off the root).
 #include "algorithms/builder_util.h"
 #include "algorithms/builders.h"
+#include "algorithms/rank_order.h"
 
 namespace mixccl {
 
-Schedule buildChainReduce(const CollectiveArgs& args) {
+// The line visits the ranks in `order`, which starts at the root; data flows toward position 0.
+Schedule chainReduce(const CollectiveArgs& args, const RankOrder& order, const char* name) {
   Schedule schedule;
-  schedule.algorithm = "chain";
+  schedule.algorithm = name;
   const size_t n = static_cast<size_t>(args.nranks);
   const size_t rank = static_cast<size_t>(args.rank);
   const size_t root = static_cast<size_t>(args.root);
@@ -21,10 +23,11 @@ Schedule buildChainReduce(const CollectiveArgs& args) {
     return schedule;
   }
 
-  // The line runs root+n-1, ..., root+1, root: data moves from rank+1 toward rank-1.
-  const size_t fromTail = n - 1 - (rank + n - root) % n;  // 0 for the rank that starts
-  const int towardRoot = static_cast<int>((rank + n - 1) % n);
-  const int fromSide = static_cast<int>((rank + 1) % n);
+  // The line runs from the last position to the root's: data moves toward lower positions.
+  const size_t pos = order.positionOf[rank];
+  const size_t fromTail = n - 1 - pos;  // 0 for the rank that starts
+  const int towardRoot = order.rankAfter(pos, -1);
+  const int fromSide = order.rankAfter(pos, 1);
   const bool isTail = fromTail == 0;
   const size_t chunk = args.chunkCount ? args.chunkCount : kDefaultPipelineChunk;
   const std::vector<Extent> pieces = cutIntoPieces({0, args.count}, chunk);
@@ -55,6 +58,11 @@ Schedule buildChainReduce(const CollectiveArgs& args) {
   }
   dropEmptyRounds(schedule);
   return schedule;
+}
+
+Schedule buildChainReduce(const CollectiveArgs& args) {
+  return chainReduce(args, RankOrder::rotated(static_cast<size_t>(args.nranks), static_cast<size_t>(args.root)),
+                     "chain");
 }
 
 }  // namespace mixccl

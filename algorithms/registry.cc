@@ -11,14 +11,32 @@ namespace mixccl {
 namespace {
 
 constexpr std::array kAlgorithms{
+    // All-reduce: ring (bandwidth), rabenseifner (bandwidth in log rounds), tree (double binary
+    // tree, pipelined), hier (islands), twoshot / oneshot / recdoubling (small messages).
     Algorithm{"ring", Collective::AllReduce, buildRingAllReduce},
+    Algorithm{"rabenseifner", Collective::AllReduce, buildRabenseifnerAllReduce},
+    Algorithm{"tree", Collective::AllReduce, buildDoubleTreeAllReduce},
+    Algorithm{"hier", Collective::AllReduce, buildHierAllReduce},
+    Algorithm{"twoshot", Collective::AllReduce, buildTwoShotAllReduce},
+    Algorithm{"oneshot", Collective::AllReduce, buildOneShotAllReduce},
+    Algorithm{"recdoubling", Collective::AllReduce, buildRecDoublingAllReduce},
     Algorithm{"ring", Collective::AllGather, buildRingAllGather},
+    Algorithm{"recdoubling", Collective::AllGather, buildRecDoublingAllGather},
+    Algorithm{"hier", Collective::AllGather, buildHierAllGather},
     Algorithm{"ring", Collective::ReduceScatter, buildRingReduceScatter},
+    Algorithm{"rabenseifner", Collective::ReduceScatter, buildHalvingReduceScatter},
+    Algorithm{"hier", Collective::ReduceScatter, buildHierReduceScatter},
+    // Rooted: chain (pipelined line), binomial (latency), tree (double binary tree, two halves).
     Algorithm{"chain", Collective::Broadcast, buildChainBroadcast},
-    Algorithm{"tree", Collective::Broadcast, buildTreeBroadcast},
+    Algorithm{"binomial", Collective::Broadcast, buildTreeBroadcast},
+    Algorithm{"tree", Collective::Broadcast, buildDoubleTreeBroadcast},
+    Algorithm{"hier", Collective::Broadcast, buildHierBroadcast},
     Algorithm{"chain", Collective::Reduce, buildChainReduce},
-    Algorithm{"tree", Collective::Reduce, buildTreeReduce},
+    Algorithm{"binomial", Collective::Reduce, buildTreeReduce},
+    Algorithm{"tree", Collective::Reduce, buildDoubleTreeReduce},
+    Algorithm{"hier", Collective::Reduce, buildHierReduce},
     Algorithm{"pairwise", Collective::AlltoAll, buildPairwiseAlltoAll},
+    Algorithm{"bruck", Collective::AlltoAll, buildBruckAlltoAll},
     Algorithm{"direct", Collective::Gather, buildDirectGather},
     Algorithm{"direct", Collective::Scatter, buildDirectScatter},
 };

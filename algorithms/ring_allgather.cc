@@ -3,12 +3,14 @@
 // one from its left. n-1 rounds, each moving one block per rank.
 #include "algorithms/builder_util.h"
 #include "algorithms/builders.h"
+#include "algorithms/rank_order.h"
 
 namespace mixccl {
 
-Schedule buildRingAllGather(const CollectiveArgs& args) {
+// The ring visits the ranks in `order`.
+Schedule ringAllGather(const CollectiveArgs& args, const RankOrder& order, const char* name) {
   Schedule schedule;
-  schedule.algorithm = "ring";
+  schedule.algorithm = name;
   const size_t n = static_cast<size_t>(args.nranks);
   const size_t rank = static_cast<size_t>(args.rank);
   const size_t count = args.count;
@@ -20,12 +22,13 @@ Schedule buildRingAllGather(const CollectiveArgs& args) {
   // then sends straight from Input so that the first send does not depend on the copy.
   newRound(schedule);
   if (!args.inPlace) addCopy(schedule.rounds[0], region(Buf::Input, ownInput), region(Buf::Output, block(rank)));
-  const int right = static_cast<int>((rank + 1) % n);
-  const int left = static_cast<int>((rank + n - 1) % n);
+  const size_t pos = order.positionOf[rank];
+  const int right = order.rankAfter(pos, 1);
+  const int left = order.rankAfter(pos, -1);
   for (size_t s = 0; s + 1 < n; ++s) {
     Round& round = s == 0 ? schedule.rounds[0] : newRound(schedule);
-    const size_t sendOwner = (rank + n - s) % n;
-    const size_t recvOwner = (rank + n - s - 1) % n;
+    const size_t sendOwner = static_cast<size_t>(order.rankAfter(pos, -static_cast<long>(s)));
+    const size_t recvOwner = static_cast<size_t>(order.rankAfter(pos, -static_cast<long>(s) - 1));
     if (s == 0) {
       for (Extent piece : cutIntoPieces(ownInput, args.chunkCount)) addSend(round, right, region(Buf::Input, piece));
     } else {
@@ -37,6 +40,10 @@ Schedule buildRingAllGather(const CollectiveArgs& args) {
   }
   dropEmptyRounds(schedule);
   return schedule;
+}
+
+Schedule buildRingAllGather(const CollectiveArgs& args) {
+  return ringAllGather(args, RankOrder::rotated(static_cast<size_t>(args.nranks), 0), "ring");
 }
 
 }  // namespace mixccl

@@ -3,12 +3,14 @@
 // at rank b after n-1 rounds. Partial sums wait in Scratch because Output holds only our own block.
 #include "algorithms/builder_util.h"
 #include "algorithms/builders.h"
+#include "algorithms/rank_order.h"
 
 namespace mixccl {
 
-Schedule buildRingReduceScatter(const CollectiveArgs& args) {
+// The ring visits the ranks in `order`.
+Schedule ringReduceScatter(const CollectiveArgs& args, const RankOrder& order, const char* name) {
   Schedule schedule;
-  schedule.algorithm = "ring";
+  schedule.algorithm = name;
   const size_t n = static_cast<size_t>(args.nranks);
   const size_t rank = static_cast<size_t>(args.rank);
   const size_t count = args.count;
@@ -18,8 +20,9 @@ Schedule buildRingReduceScatter(const CollectiveArgs& args) {
     if (!args.inPlace) addCopy(newRound(schedule), region(Buf::Input, 0, count), region(Buf::Output, 0, count));
     return schedule;
   }
-  const int right = static_cast<int>((rank + 1) % n);
-  const int left = static_cast<int>((rank + n - 1) % n);
+  const size_t pos = order.positionOf[rank];
+  const int right = order.rankAfter(pos, 1);
+  const int left = order.rankAfter(pos, -1);
   // Two scratch slots: in one round we send the partial received in the previous round (slot
   // (s-1)%2) while receiving the next into the other. The last round receives straight into Output.
   const size_t slots = std::min<size_t>(2, n - 2);
@@ -29,8 +32,8 @@ Schedule buildRingReduceScatter(const CollectiveArgs& args) {
   for (size_t s = 0; s + 1 < n; ++s) {
     Round& round = newRound(schedule);
     // Round s: pass on the partial of block rank-1-s, fold in our share of block rank-2-s.
-    const size_t sendBlock = (rank + 2 * n - 1 - s) % n;
-    const size_t recvBlock = (rank + 2 * n - 2 - s) % n;
+    const size_t sendBlock = static_cast<size_t>(order.rankAfter(pos, -1 - static_cast<long>(s)));
+    const size_t recvBlock = static_cast<size_t>(order.rankAfter(pos, -2 - static_cast<long>(s)));
     const Region sendFrom = s == 0 ? region(Buf::Input, sendBlock * count, count) : region(Buf::Scratch, slot(s - 1));
     const bool last = s + 2 == n;
     const Region recvInto = last ? region(Buf::Output, 0, count) : region(Buf::Scratch, slot(s));
@@ -42,6 +45,10 @@ Schedule buildRingReduceScatter(const CollectiveArgs& args) {
                     region(recvInto.buf, recvInto.offset + piece.offset, piece.count));
   }
   return schedule;
+}
+
+Schedule buildRingReduceScatter(const CollectiveArgs& args) {
+  return ringReduceScatter(args, RankOrder::rotated(static_cast<size_t>(args.nranks), 0), "ring");
 }
 
 }  // namespace mixccl

@@ -95,8 +95,12 @@ struct CollectiveArgs {
   int root = 0;
   bool inPlace = false;
   // Pipelining granularity in elements, chosen by the tuner (0: the builder's default). Builders that
-  // pipeline (chain broadcast/reduce, ring) cut their work into pieces of about this size.
+  // pipeline (chain, ring, double binary tree) cut their work into pieces of about this size.
   size_t chunkCount = 0;
+  // Topology for builders that use it (hierarchical). nullptr: every rank on one island.
+  const std::vector<int>* island = nullptr;        // island index of each rank (size nranks)
+  const std::vector<double>* islandWeight = nullptr; // relative speed per island index; nullptr: equal
+  // (What a weight does to the work split, and algorithms/islands.h checkIslands: docs/algorithms.md.)
 };
 
 // Grouped point-to-point: one rank's sends and receives, in the order they were posted.

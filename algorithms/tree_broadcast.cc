@@ -9,7 +9,7 @@ namespace mixccl {
 
 Schedule buildTreeBroadcast(const CollectiveArgs& args) {
   Schedule schedule;
-  schedule.algorithm = "tree";
+  schedule.algorithm = "binomial";
   const size_t n = static_cast<size_t>(args.nranks);
   const size_t rank = static_cast<size_t>(args.rank);
   const size_t root = static_cast<size_t>(args.root);

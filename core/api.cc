@@ -32,6 +32,10 @@ Status checkComm(const mixcclComm* comm, const char* function) {
   if (comm->aborted.load(std::memory_order_acquire)) {
     return errorStatus(mixcclInvalidUsage, "%s: the communicator was aborted", function);
   }
+  if (comm->initPending.load(std::memory_order_acquire)) {
+    return errorStatus(mixcclInvalidUsage, "%s: the communicator is still being built (non-blocking init); poll "
+                       "mixcclCommGetAsyncError until it no longer returns mixcclInProgress", function);
+  }
   return Status::ok();
 }
 

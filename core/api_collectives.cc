@@ -97,7 +97,8 @@ Status validate(mixcclComm* comm, const Op& op, const char* fn) {
   return Status::ok();
 }
 
-mixcclResult_t submit(mixcclComm* comm, const Op& op, const char* fn) {
+mixcclResult_t submit(mixcclComm* comm, Op op, const char* fn, mixcclStream_t stream) {
+  op.stream = stream;  // stream-ordered on devices that have streams (core/stream_proxy.h)
   Status st = validate(comm, op, fn);
   bool liveComm = comm != nullptr && comm->magic == mixcclComm::kMagic;
   if (!st.isOk()) return report(liveComm ? comm : nullptr, st);
@@ -105,6 +106,9 @@ mixcclResult_t submit(mixcclComm* comm, const Op& op, const char* fn) {
     enqueueInGroup(comm, op);
     return mixcclSuccess;
   }
+  // Counted as in flight until the result is reported: a mixcclCommAbort from another thread frees
+  // the communicator only after that, not while report() still writes its last error.
+  ActiveOp active(comm);
   return report(comm, runOps(comm, {op}));
 }
 
@@ -125,62 +129,62 @@ Op makeOp(Collective c, const void* sendbuff, void* recvbuff, size_t count, cons
 }  // namespace
 
 MIXCCL_API mixcclResult_t mixcclAllReduce(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
-                                          mixcclRedOp_t op, mixcclComm_t comm, mixcclStream_t) {
-  return submit(comm, makeOp(Collective::AllReduce, sendbuff, recvbuff, count, datatype, op, 0), "mixcclAllReduce");
+                                          mixcclRedOp_t op, mixcclComm_t comm, mixcclStream_t stream) {
+  return submit(comm, makeOp(Collective::AllReduce, sendbuff, recvbuff, count, datatype, op, 0), "mixcclAllReduce", stream);
 }
 
 MIXCCL_API mixcclResult_t mixcclBroadcast(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
-                                          int root, mixcclComm_t comm, mixcclStream_t) {
+                                          int root, mixcclComm_t comm, mixcclStream_t stream) {
   return submit(comm, makeOp(Collective::Broadcast, sendbuff, recvbuff, count, datatype, mixcclSum, root),
-                "mixcclBroadcast");
+                "mixcclBroadcast", stream);
 }
 
 MIXCCL_API mixcclResult_t mixcclReduce(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
-                                       mixcclRedOp_t op, int root, mixcclComm_t comm, mixcclStream_t) {
-  return submit(comm, makeOp(Collective::Reduce, sendbuff, recvbuff, count, datatype, op, root), "mixcclReduce");
+                                       mixcclRedOp_t op, int root, mixcclComm_t comm, mixcclStream_t stream) {
+  return submit(comm, makeOp(Collective::Reduce, sendbuff, recvbuff, count, datatype, op, root), "mixcclReduce", stream);
 }
 
 MIXCCL_API mixcclResult_t mixcclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
-                                          mixcclDataType_t datatype, mixcclComm_t comm, mixcclStream_t) {
+                                          mixcclDataType_t datatype, mixcclComm_t comm, mixcclStream_t stream) {
   return submit(comm, makeOp(Collective::AllGather, sendbuff, recvbuff, sendcount, datatype, mixcclSum, 0),
-                "mixcclAllGather");
+                "mixcclAllGather", stream);
 }
 
 MIXCCL_API mixcclResult_t mixcclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                               mixcclDataType_t datatype, mixcclRedOp_t op, mixcclComm_t comm,
-                                              mixcclStream_t) {
+                                              mixcclStream_t stream) {
   return submit(comm, makeOp(Collective::ReduceScatter, sendbuff, recvbuff, recvcount, datatype, op, 0),
-                "mixcclReduceScatter");
+                "mixcclReduceScatter", stream);
 }
 
 MIXCCL_API mixcclResult_t mixcclAlltoAll(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
-                                         mixcclComm_t comm, mixcclStream_t) {
-  return submit(comm, makeOp(Collective::AlltoAll, sendbuff, recvbuff, count, datatype, mixcclSum, 0), "mixcclAlltoAll");
+                                         mixcclComm_t comm, mixcclStream_t stream) {
+  return submit(comm, makeOp(Collective::AlltoAll, sendbuff, recvbuff, count, datatype, mixcclSum, 0), "mixcclAlltoAll", stream);
 }
 
 MIXCCL_API mixcclResult_t mixcclGather(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
-                                       int root, mixcclComm_t comm, mixcclStream_t) {
-  return submit(comm, makeOp(Collective::Gather, sendbuff, recvbuff, count, datatype, mixcclSum, root), "mixcclGather");
+                                       int root, mixcclComm_t comm, mixcclStream_t stream) {
+  return submit(comm, makeOp(Collective::Gather, sendbuff, recvbuff, count, datatype, mixcclSum, root), "mixcclGather", stream);
 }
 
 MIXCCL_API mixcclResult_t mixcclScatter(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
-                                        int root, mixcclComm_t comm, mixcclStream_t) {
+                                        int root, mixcclComm_t comm, mixcclStream_t stream) {
   return submit(comm, makeOp(Collective::Scatter, sendbuff, recvbuff, count, datatype, mixcclSum, root),
-                "mixcclScatter");
+                "mixcclScatter", stream);
 }
 
 MIXCCL_API mixcclResult_t mixcclSend(const void* sendbuff, size_t count, mixcclDataType_t datatype, int peer,
-                                     mixcclComm_t comm, mixcclStream_t) {
+                                     mixcclComm_t comm, mixcclStream_t stream) {
   Op op = makeOp(Collective::SendRecv, sendbuff, nullptr, count, datatype, mixcclSum, 0);
   op.peer = peer;
   op.isSend = true;
-  return submit(comm, op, "mixcclSend");
+  return submit(comm, op, "mixcclSend", stream);
 }
 
 MIXCCL_API mixcclResult_t mixcclRecv(void* recvbuff, size_t count, mixcclDataType_t datatype, int peer,
-                                     mixcclComm_t comm, mixcclStream_t) {
+                                     mixcclComm_t comm, mixcclStream_t stream) {
   Op op = makeOp(Collective::SendRecv, nullptr, recvbuff, count, datatype, mixcclSum, 0);
   op.peer = peer;
   op.isSend = false;
-  return submit(comm, op, "mixcclRecv");
+  return submit(comm, op, "mixcclRecv", stream);
 }

@@ -7,6 +7,7 @@
 
 #include "backends/devices/device.h"
 #include "core/api_util.h"
+#include "core/async_init.h"
 #include "core/bootstrap.h"
 #include "core/env.h"
 #include "core/group.h"
@@ -68,7 +69,12 @@ mixcclResult_t initRank(mixcclComm_t* out, int nranks, const mixcclUniqueId& id,
   Status st = checkConfig(config);
   if (!st.isOk()) return report(nullptr, st.withContext("mixcclCommInitRankConfig: "));
   auto* comm = new mixcclComm;
-  st = initCommunicator(comm, nranks, id, rank, config);
+  bool inProgress = false;
+  st = buildCommunicator(comm, nranks, id, rank, config, &inProgress);
+  if (inProgress) {
+    *out = comm;  // non-blocking: the caller polls mixcclCommGetAsyncError
+    return mixcclInProgress;
+  }
   if (!st.isOk()) {
     mixcclResult_t code = report(nullptr, st.withContext(strFormat("init of rank %d of %d failed: ", rank, nranks)));
     interruptCommunicator(comm);
@@ -85,7 +91,8 @@ struct SplitEntry {
   int32_t rank;
 };
 
-Status splitComm(mixcclComm* comm, int color, int key, mixcclComm_t* newcomm, const mixcclConfig_t* config) {
+Status splitComm(mixcclComm* comm, int color, int key, mixcclComm_t* newcomm, const mixcclConfig_t* config,
+                 bool* inProgress) {
   ActiveOp active(comm);
   int n = comm->nranks;
   std::vector<SplitEntry> entries(static_cast<size_t>(n));
@@ -118,9 +125,10 @@ Status splitComm(mixcclComm* comm, int color, int key, mixcclComm_t* newcomm, co
   if (inherited.deviceKind == nullptr) inherited.deviceKind = comm->device->kind();
   if (inherited.deviceOrdinal == MIXCCL_CONFIG_UNDEF_INT) inherited.deviceOrdinal = comm->device->ordinal();
   if (inherited.timeoutSeconds == MIXCCL_CONFIG_UNDEF_INT) inherited.timeoutSeconds = comm->timeoutSeconds;
+  if (inherited.blocking == MIXCCL_CONFIG_UNDEF_INT) inherited.blocking = comm->blocking ? 1 : 0;
   auto* child = new mixcclComm;
-  Status st = initCommunicator(child, static_cast<int>(members.size()), ids[static_cast<size_t>(members[0].rank)],
-                               newRank, &inherited);
+  Status st = buildCommunicator(child, static_cast<int>(members.size()), ids[static_cast<size_t>(members[0].rank)],
+                                newRank, &inherited, inProgress);
   if (!st.isOk()) {
     interruptCommunicator(child);
     destroyCommunicator(child);
@@ -192,7 +200,9 @@ MIXCCL_API mixcclResult_t mixcclCommSplit(mixcclComm_t comm, int color, int key,
                      color);
   }
   if (st.isOk()) st = checkConfig(config).withContext("mixcclCommSplit: ");
-  if (st.isOk()) st = splitComm(comm, color, key, newcomm, config);
+  bool inProgress = false;
+  if (st.isOk()) st = splitComm(comm, color, key, newcomm, config, &inProgress);
+  if (st.isOk() && inProgress) return mixcclInProgress;
   return report(comm, st);
 }
 
@@ -214,6 +224,7 @@ MIXCCL_API mixcclResult_t mixcclCommDestroy(mixcclComm_t comm) {
   if (comm->magic != mixcclComm::kMagic) {
     return report(nullptr, errorStatus(mixcclInvalidArgument, "mixcclCommDestroy: comm is not a live communicator"));
   }
+  joinCommunicatorBuild(comm);
   destroyCommunicator(comm);
   return mixcclSuccess;
 }
@@ -223,6 +234,9 @@ MIXCCL_API mixcclResult_t mixcclCommAbort(mixcclComm_t comm) {
   if (comm->magic != mixcclComm::kMagic) {
     return report(nullptr, errorStatus(mixcclInvalidArgument, "mixcclCommAbort: comm is not a live communicator"));
   }
+  // A non-blocking build still running sees the flag within a poll slice and ends.
+  comm->aborted.store(true, std::memory_order_release);
+  joinCommunicatorBuild(comm);
   interruptCommunicator(comm);
   destroyCommunicator(comm);
   return mixcclSuccess;

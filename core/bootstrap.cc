@@ -1,5 +1,7 @@
 #include "core/bootstrap.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -84,17 +86,11 @@ Status SocketBootstrap::create(const UniqueIdContents& id, int nranks, int rank,
   st = net::sendAll(rootFd, &hello, sizeof(hello), deadline, aborted);
   if (st.isOk()) st = net::recvAll(rootFd, &reply, sizeof(reply), replyDeadline, aborted);
   std::vector<WireAddress> table;
-  if (st.isOk() && reply.magic != wire::kReplyMagic)
-    st = errorStatus(mixcclSystemError, "the rendezvous answered with garbage");
-  if (st.isOk() && reply.status != mixcclSuccess) {
-    reply.message[sizeof(reply.message) - 1] = '\0';
-    st = Status(static_cast<mixcclResult_t>(reply.status), reply.message);
-  }
-  if (st.isOk() && reply.nranks != nranks)
-    st = errorStatus(mixcclInternalError, "the rendezvous answered for %d ranks, not %d", reply.nranks, nranks);
+  if (st.isOk()) st = wire::parseReply(&reply, sizeof(reply), nranks, &reply);
   if (st.isOk()) {
-    table.resize(static_cast<size_t>(nranks));
-    st = net::recvAll(rootFd, table.data(), table.size() * sizeof(WireAddress), replyDeadline, aborted);
+    std::vector<WireAddress> raw(static_cast<size_t>(nranks));
+    st = net::recvAll(rootFd, raw.data(), raw.size() * sizeof(WireAddress), replyDeadline, aborted);
+    if (st.isOk()) st = wire::parseAddressTable(raw.data(), raw.size() * sizeof(WireAddress), nranks, &table);
   }
   net::closeFd(&rootFd);
   if (!st.isOk()) {
@@ -104,6 +100,7 @@ Status SocketBootstrap::create(const UniqueIdContents& id, int nranks, int rank,
   b->nonce_ = reply.nonce;
 
   if (nranks > 1) {
+    ::fcntl(listenFd, F_SETFL, ::fcntl(listenFd, F_GETFL) | O_NONBLOCK);
     st = b->connectRing(id, fromWire(table[static_cast<size_t>((rank + 1) % nranks)]), listenFd);
   }
   net::closeFd(&listenFd);
@@ -127,27 +124,85 @@ Status SocketBootstrap::connectRing(const UniqueIdContents& id, const net::Addre
   mine.rank = rank_;
   MIXCCL_CHECK(net::sendAll(nextFd_, &mine, sizeof(mine), deadline, aborted_)
                    .withContext(strFormat("rank %d greeting rank %d: ", rank_, next)));
-  // Accept until the previous rank shows up; anyone else is refused and logged.
-  for (;;) {
-    int fd = -1;
+  // Accept until the previous rank shows up; anyone else is refused and logged. Strangers are read
+  // side by side, without blocking: one that connects and says nothing (or half a hello) must not
+  // hold up the real previous rank.
+  MIXCCL_CHECK(acceptRingPeer(listenFd, id.secret, prev, deadline)
+                   .withContext(strFormat("rank %d waiting for rank %d to connect (did rank %d fail?): ", rank_,
+                                          prev, prev)));
+  return Status::ok();
+}
+
+Status SocketBootstrap::acceptRingPeer(int listenFd, const uint8_t secret[16], int prev, const Deadline& deadline) {
+  constexpr size_t kMaxPending = 64;  // beyond this the oldest stranger is dropped (no fd exhaustion)
+  struct Pending {
+    int fd;
     net::Address from;
-    Status st = net::acceptOne(listenFd, deadline, aborted_, &fd, &from);
-    if (!st.isOk()) {
-      return st.withContext(strFormat("rank %d waiting for rank %d to connect (did rank %d fail?): ", rank_,
-                                      prev, prev));
+    wire::RingHello hello;
+    size_t got;
+  };
+  std::vector<Pending> pending;
+  auto drop = [&](size_t i, const std::string& why) {
+    MIXCCL_WARN("bootstrap: rank %d refused a connection from %s: %s", rank_, pending[i].from.toString().c_str(),
+                why.c_str());
+    ::close(pending[i].fd);
+    pending.erase(pending.begin() + static_cast<long>(i));
+  };
+  auto closeAll = [&] {
+    for (auto& p : pending) ::close(p.fd);
+  };
+  for (;;) {
+    if (aborted_ != nullptr && aborted_->load(std::memory_order_acquire)) {
+      closeAll();
+      return errorStatus(mixcclSystemError, "aborted (mixcclCommAbort)");
     }
-    wire::RingHello theirs{};
-    Deadline helloDeadline = Deadline::in(std::chrono::seconds(std::min(10, timeoutSeconds_)));
-    st = net::recvAll(fd, &theirs, sizeof(theirs), helloDeadline, aborted_);
-    bool good = st.isOk() && theirs.magic == wire::kRingMagic && wire::sameSecret(theirs.secret, id.secret) &&
-                theirs.nonce == nonce_ && theirs.rank == prev;
-    if (good) {
-      prevFd_ = fd;
+    if (deadline.expired()) {
+      closeAll();
+      return errorStatus(mixcclSystemError, "no connection within %d s (MIXCCL_TIMEOUT)", timeoutSeconds_);
+    }
+    std::vector<pollfd> fds{{listenFd, POLLIN, 0}};
+    for (auto& p : pending) fds.push_back({p.fd, POLLIN, 0});
+    int n = ::poll(fds.data(), fds.size(), deadline.msLeft(100));
+    if (n < 0 && errno != EINTR) {
+      closeAll();
+      return systemErrorStatus("poll on the bootstrap listener");
+    }
+    if (n <= 0) continue;
+    // Pending strangers first (indexes match fds[1..] until something is erased: walk backwards).
+    for (size_t i = pending.size(); i-- > 0;) {
+      if (fds[i + 1].revents == 0) continue;
+      Pending& p = pending[i];
+      ssize_t r = ::recv(p.fd, reinterpret_cast<char*>(&p.hello) + p.got, sizeof(p.hello) - p.got, MSG_DONTWAIT);
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        drop(i, strFormat("it closed after %zu of %zu hello bytes", p.got, sizeof(p.hello)));
+        continue;
+      }
+      if (r > 0) p.got += static_cast<size_t>(r);
+      if (p.got >= sizeof(p.hello.magic) && p.hello.magic != wire::kRingMagic) {
+        drop(i, "not a mixccl ring hello (garbage)");
+        continue;
+      }
+      if (p.got < sizeof(p.hello)) continue;
+      std::string why;
+      if (!wire::parseRingHello(&p.hello, sizeof(p.hello), secret, nonce_, prev, &why)) {
+        drop(i, why);
+        continue;
+      }
+      prevFd_ = p.fd;
+      pending.erase(pending.begin() + static_cast<long>(i));
+      closeAll();
       return Status::ok();
     }
-    MIXCCL_WARN("bootstrap: rank %d refused a connection from %s: %s", rank_, from.toString().c_str(),
-                !st.isOk() ? st.message().c_str() : "wrong secret, communicator or rank");
-    ::close(fd);
+    if (fds[0].revents & POLLIN) {
+      Pending p{};
+      p.from.length = sizeof(p.from.storage);
+      // The listener is non-blocking: a connection that vanished between poll and accept costs nothing.
+      int fd = ::accept4(listenFd, reinterpret_cast<sockaddr*>(&p.from.storage), &p.from.length, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      p.fd = fd;
+      if (pending.size() >= kMaxPending) drop(0, "too many connections were saying hello at once");
+      pending.push_back(p);
+    }
   }
 }
 

@@ -44,6 +44,8 @@ class SocketBootstrap final : public BootstrapNet {
  private:
   SocketBootstrap() = default;
   Status connectRing(const UniqueIdContents& id, const net::Address& nextAddr, int listenFd);
+  // Accepts connections until the previous rank presents the secret; strangers are refused.
+  Status acceptRingPeer(int listenFd, const uint8_t secret[16], int prev, const Deadline& deadline);
 
   int rank_ = 0;
   int nranks_ = 1;

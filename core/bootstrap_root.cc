@@ -15,6 +15,9 @@
 namespace mixccl {
 namespace {
 
+// Connections still saying hello at once (a flood of strangers beyond this drops the oldest).
+constexpr size_t kMaxPending = 256;
+
 // A connection whose hello is still arriving.
 struct Pending {
   int fd = -1;
@@ -83,6 +86,13 @@ class Root {
     from.length = sizeof(from.storage);
     int fd = ::accept4(listenFd_, reinterpret_cast<sockaddr*>(&from.storage), &from.length, SOCK_CLOEXEC);
     if (fd < 0) return;
+    if (pending_.size() >= kMaxPending) {
+      // A flood of strangers must not exhaust file descriptors: the oldest one goes.
+      MIXCCL_WARN("bootstrap: dropped a connection from %s: too many connections were saying hello at once",
+                  pending_.front().from.toString().c_str());
+      ::close(pending_.front().fd);
+      pending_.erase(pending_.begin());
+    }
     Pending p;
     p.fd = fd;
     p.from = from;
@@ -104,19 +114,15 @@ class Root {
   bool admit(Pending& p) {
     const wire::Hello& h = p.hello;
     std::string from = p.from.toString();
-    if (p.got != sizeof(h) || h.magic != wire::kHelloMagic) {
-      MIXCCL_WARN("bootstrap: refused a connection from %s: not a mixccl hello (closed early or garbage)", from.c_str());
+    wire::Hello parsed{};
+    wire::HelloProblem problem = wire::parseHello(&p.hello, p.got, secret_, nranks_, &parsed);
+    if (problem == wire::HelloProblem::NotAHello || problem == wire::HelloProblem::WrongSecret) {
+      MIXCCL_WARN("bootstrap: refused a connection from %s: %s", from.c_str(), wire::describe(problem));
       return false;
     }
-    if (!wire::sameSecret(h.secret, secret_)) {
-      MIXCCL_WARN("bootstrap: refused a connection from %s: it did not present this communicator's secret",
-                  from.c_str());
-      return false;
-    }
-    if (h.nranks <= 0 || h.rank < 0 || h.rank >= h.nranks || (nranks_ != 0 && h.nranks != nranks_)) {
+    if (problem != wire::HelloProblem::Ok) {
       MIXCCL_WARN("bootstrap: refused rank %d of %d from %s: %s", h.rank, h.nranks, from.c_str(),
-                  nranks_ != 0 && h.nranks != nranks_ ? "other ranks said the communicator has a different size"
-                                                      : "rank out of range");
+                  wire::describe(problem));
       sendError(p.fd, mixcclInvalidUsage,
                 strFormat("rank %d said the communicator has %d ranks, but rank(s) before it said %d", h.rank,
                           h.nranks, nranks_));

@@ -1,5 +1,6 @@
 #include "core/comm.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,21 +8,44 @@
 #include <cstring>
 #include <thread>
 
+#include "backends/devices/device_factory.h"
+#include "core/comm_topology.h"
 #include "core/env.h"
 #include "core/log.h"
+#include "core/op_history.h"
 #include "core/peer_liveness.h"
+#include "core/stream_proxy.h"
 #include "topology/host_identity.h"
+#include "topology/topology.h"
 
 namespace mixccl {
 namespace {
 
-// How a rank wants to reach peers on its own host; exchanged so that every rank decides every
-// pair's transport the same way.
-enum TransportPreference : int32_t { kPreferAuto = 0, kForceShm = 1, kForceSocket = 2 };
+// How a rank wants to reach its peers; exchanged so that every rank decides every pair's transport
+// the same way. `fabrics` says which fabric transports this rank could use between hosts in auto
+// mode (built, and an RDMA device present, where their link class beats the socket's).
+enum TransportPreference : int32_t { kPreferAuto = 0, kForceShm = 1, kForceSocket = 2, kForceUcx = 3, kForceOfi = 4 };
+enum TransportKind : int { kShm = 0, kSocket = 1, kUcx = 2, kOfi = 3, kTransportKinds = 4 };
+constexpr const char* kTransportNames[kTransportKinds] = {"shm", "socket", "ucx", "ofi"};
+constexpr bool kBuiltWith[kTransportKinds] = {
+    true, true,
+#ifdef MIXCCL_HAVE_UCX
+    true,
+#else
+    false,
+#endif
+#ifdef MIXCCL_HAVE_OFI
+    true,
+#else
+    false,
+#endif
+};
 
 struct InitInfo {
   PeerInfo peer;
   int32_t preference = kPreferAuto;
+  int32_t fabrics = 0;  // bit k: transport kind k is usable between hosts in auto mode
+  int32_t deviceFailed = 0;  // 1: this rank could not open its device (every rank then fails init)
 };
 
 Status readPreference(int32_t* pref) {
@@ -29,11 +53,38 @@ Status readPreference(int32_t* pref) {
   if (auto t = env::get("TRANSPORT")) {
     if (*t == "shm") *pref = kForceShm;
     else if (*t == "socket") *pref = kForceSocket;
+    else if (*t == "ucx") *pref = kForceUcx;
+    else if (*t == "ofi") *pref = kForceOfi;
+    else if (*t == "auto") *pref = kPreferAuto;
     else
-      return errorStatus(mixcclInvalidArgument, "MIXCCL_TRANSPORT=%s is not one of: shm, socket", t->c_str());
+      return errorStatus(mixcclInvalidArgument, "MIXCCL_TRANSPORT=%s is not one of: auto, shm, socket, ucx, ofi",
+                         t->c_str());
+    if ((*pref == kForceUcx && !kBuiltWith[kUcx]) || (*pref == kForceOfi && !kBuiltWith[kOfi])) {
+      return errorStatus(mixcclInvalidUsage, "MIXCCL_TRANSPORT=%s, but this build of mixccl has no %s transport (%s "
+                         "was not found when it was built; see docs/transports.md)", t->c_str(), t->c_str(),
+                         *pref == kForceUcx ? "UCX (libucx-dev)" : "libfabric (libfabric-dev)");
+    }
   }
-  if (*pref != kForceShm && env::getInt("SHM_DISABLE", 0, true) != 0) *pref = kForceSocket;
+  if (*pref != kForceShm && *pref != kForceUcx && *pref != kForceOfi && env::getInt("SHM_DISABLE", 0, true) != 0)
+    *pref = kForceSocket;
   return Status::ok();
+}
+
+// Which fabric transports this rank would use between hosts when nothing is forced: the cost
+// model's link classes rate ucx/ofi above the socket only on RDMA networks, so they are candidates
+// only where an RDMA device exists; among candidates the class with the best bandwidth wins.
+int32_t autoFabrics() {
+  bool rdma = false;
+  if (DIR* d = opendir("/sys/class/infiniband")) {
+    while (dirent* e = readdir(d)) rdma = rdma || e->d_name[0] != '.';
+    closedir(d);
+  }
+  int32_t mask = 0;
+  for (int k : {kUcx, kOfi}) {
+    if (rdma && kBuiltWith[k] && defaultLinkClass(kTransportNames[k]).betaGBps >
+                                     defaultLinkClass("socket").betaGBps) mask |= 1 << k;
+  }
+  return mask;
 }
 
 std::string rankList(const std::vector<int>& ranks) {
@@ -44,30 +95,53 @@ std::string rankList(const std::vector<int>& ranks) {
 
 Status connectTransports(mixcclComm* comm, const std::vector<InitInfo>& infos) {
   int n = comm->nranks;
-  // use[a][b]: 1 = shm, 2 = socket. The same rule on every rank gives symmetric peer sets.
-  auto pairUsesShm = [&](int a, int b, Status* err) {
+  // The same rule on every rank gives symmetric peer sets. A forced fabric (ucx, ofi) or socket
+  // serves every pair, on one host too; shm serves only pairs on one host.
+  auto pairTransport = [&](int a, int b, Status* err) -> int {
     const InitInfo& ia = infos[static_cast<size_t>(a)];
     const InitInfo& ib = infos[static_cast<size_t>(b)];
     bool sameHost = ia.peer.hostId == ib.peer.hostId;
+    auto fails = [&](Status s) {
+      if (err && err->isOk()) *err = s;
+    };
+    for (int32_t fabric : {kForceUcx, kForceOfi}) {
+      int32_t other = fabric == kForceUcx ? kForceOfi : kForceUcx;
+      if (ia.preference != fabric && ib.preference != fabric) continue;
+      if (ia.preference == other || ib.preference == other) {
+        fails(errorStatus(mixcclInvalidUsage, "ranks %d and %d force different transports (MIXCCL_TRANSPORT=ucx on "
+                          "one, ofi on the other); set the same value on every rank", a, b));
+      }
+      return fabric == kForceUcx ? kUcx : kOfi;
+    }
     bool wantShm = ia.preference == kForceShm || ib.preference == kForceShm;
     bool wantSocket = ia.preference == kForceSocket || ib.preference == kForceSocket;
-    if (wantShm && !sameHost && err && err->isOk()) {
-      *err = errorStatus(mixcclInvalidUsage,
-                         "MIXCCL_TRANSPORT=shm, but ranks %d (%s) and %d (%s) are on different hosts: shared "
-                         "memory cannot connect them", a, ia.peer.hostName, b, ib.peer.hostName);
+    if (wantShm && !sameHost) {
+      fails(errorStatus(mixcclInvalidUsage,
+                        "MIXCCL_TRANSPORT=shm, but ranks %d (%s) and %d (%s) are on different hosts: shared "
+                        "memory cannot connect them", a, ia.peer.hostName, b, ib.peer.hostName));
     }
-    return sameHost && !wantSocket;
+    if (sameHost && !wantSocket) return kShm;
+    if (!wantSocket) {
+      int best = kSocket;
+      for (int k : {kUcx, kOfi}) {
+        if ((ia.fabrics & ib.fabrics & (1 << k)) != 0 &&
+            defaultLinkClass(kTransportNames[k]).betaGBps > defaultLinkClass(kTransportNames[best]).betaGBps)
+          best = k;
+      }
+      return best;
+    }
+    return kSocket;
   };
-  bool anyShm = false, anySocket = false;
+  bool any[kTransportKinds] = {};
   Status err;
   for (int a = 0; a < n; ++a)
-    for (int b = a + 1; b < n; ++b) (pairUsesShm(a, b, &err) ? anyShm : anySocket) = true;
+    for (int b = a + 1; b < n; ++b) any[pairTransport(a, b, &err)] = true;
   MIXCCL_CHECK(err);
 
-  std::vector<int> shmPeers, socketPeers;
+  std::vector<int> peersOf[kTransportKinds];
   for (int p = 0; p < n; ++p) {
     if (p == comm->rank) continue;
-    (pairUsesShm(comm->rank, p, nullptr) ? shmPeers : socketPeers).push_back(p);
+    peersOf[pairTransport(comm->rank, p, nullptr)].push_back(p);
   }
   TransportContext ctx;
   ctx.bootstrap = comm->bootstrap.get();
@@ -89,22 +163,36 @@ Status connectTransports(mixcclComm* comm, const std::vector<InitInfo>& infos) {
     comm->transports.push_back(std::move(t));
   };
   // Every rank creates the same transports in the same order (creation is collective).
-  if (anyShm) {
+  using Create = Status (*)(const TransportContext&, const std::vector<int>&, std::unique_ptr<Transport>*);
+  const Create creators[kTransportKinds] = {createShmTransport, createSocketTransport,
+#ifdef MIXCCL_HAVE_UCX
+                                            createUcxTransport,
+#else
+                                            nullptr,
+#endif
+#ifdef MIXCCL_HAVE_OFI
+                                            createOfiTransport,
+#else
+                                            nullptr,
+#endif
+  };
+  for (int k = 0; k < kTransportKinds; ++k) {
+    if (!any[k]) continue;
+    if (creators[k] == nullptr) {
+      return errorStatus(mixcclInvalidUsage, "another rank asks for the %s transport, which this build of mixccl "
+                         "lacks; build every rank with the same libraries", kTransportNames[k]);
+    }
     std::unique_ptr<Transport> t;
-    MIXCCL_CHECK(createShmTransport(ctx, shmPeers, &t).withContext("connecting shared memory: "));
-    attach(std::move(t), shmPeers);
-  }
-  if (anySocket) {
-    std::unique_ptr<Transport> t;
-    MIXCCL_CHECK(createSocketTransport(ctx, socketPeers, &t).withContext("connecting sockets: "));
-    attach(std::move(t), socketPeers);
+    MIXCCL_CHECK(creators[k](ctx, peersOf[k], &t).withContext(strFormat("connecting %s: ", kTransportNames[k])));
+    attach(std::move(t), peersOf[k]);
   }
   for (int p = 0; p < n; ++p) {
     if (p != comm->rank && comm->links[static_cast<size_t>(p)] == nullptr)
       return errorStatus(mixcclInternalError, "no transport serves peer %d", p);
   }
-  MIXCCL_INFO("%s rank %d/%d: shm peers [%s], socket peers [%s]", comm->name.c_str(), comm->rank, n,
-              rankList(shmPeers).c_str(), rankList(socketPeers).c_str());
+  MIXCCL_INFO("%s rank %d/%d: shm peers [%s], socket peers [%s], ucx peers [%s], ofi peers [%s]", comm->name.c_str(),
+              comm->rank, n, rankList(peersOf[kShm]).c_str(), rankList(peersOf[kSocket]).c_str(),
+              rankList(peersOf[kUcx]).c_str(), rankList(peersOf[kOfi]).c_str());
   return Status::ok();
 }
 
@@ -124,8 +212,11 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
   comm->rank = rank;
   comm->nranks = nranks;
   comm->timeoutSeconds = env::timeoutSeconds();
-  std::string kind = "cpu";
-  int ordinal = 0;
+  // Device: config.deviceKind/deviceOrdinal, else MIXCCL_DEVICE=kind[:ordinal], else cpu:0.
+  DeviceSelection selection;
+  if (auto d = env::get("DEVICE")) MIXCCL_CHECK(parseDeviceSpec(*d, &selection).withContext("MIXCCL_DEVICE: "));
+  std::string kind = selection.kind;
+  int ordinal = selection.ordinal;
   if (config != nullptr) {
     if (config->timeoutSeconds != MIXCCL_CONFIG_UNDEF_INT) comm->timeoutSeconds = config->timeoutSeconds;
     if (config->blocking != MIXCCL_CONFIG_UNDEF_INT) comm->blocking = config->blocking != 0;
@@ -133,9 +224,9 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
     if (config->deviceOrdinal != MIXCCL_CONFIG_UNDEF_INT) ordinal = config->deviceOrdinal;
     if (config->commName != nullptr) comm->name = config->commName;
   }
-  if (kind != "cpu") {
-    return errorStatus(mixcclInvalidArgument,
-                       "device kind '%s' is not available in this build of mixccl (available: cpu)", kind.c_str());
+  if (config != nullptr && config->deviceKind != nullptr && config->deviceOrdinal == MIXCCL_CONFIG_UNDEF_INT &&
+      kind != selection.kind) {
+    ordinal = 0;  // the environment's ordinal belongs to the environment's kind
   }
   std::memcpy(comm->secret, uid.secret, 16);
 
@@ -143,6 +234,10 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
   uint64_t nonce = comm->bootstrap->commNonce();
   comm->commHash = hash64(&nonce, sizeof(nonce));
   if (comm->name.empty()) comm->name = strFormat("comm %016llx", static_cast<unsigned long long>(comm->commHash));
+  comm->checkSignatures = env::getInt("CHECK", 0) != 0;
+  comm->history = std::make_shared<OpHistory>(
+      comm->name, rank, nranks, static_cast<size_t>(std::max<int64_t>(1, env::getInt("DIAG_OPS", OpHistory::kDefaultDepth))));
+  registerHistory(comm->history);
 
   std::vector<InitInfo> infos(static_cast<size_t>(nranks));
   InitInfo& mine = infos[static_cast<size_t>(rank)];
@@ -150,6 +245,17 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
   mine.peer.pid = getpid();
   std::snprintf(mine.peer.hostName, sizeof(mine.peer.hostName), "%s", hostName().c_str());
   MIXCCL_CHECK(readPreference(&mine.preference));
+  // Non-cpu devices open before the exchange, so that a rank whose device fails tells the others
+  // (they would otherwise wait for it until the timeout). The cpu backend opens after it: its thread
+  // count depends on how many ranks share this host.
+  Status deviceStatus;
+  if (kind != "cpu") {
+    deviceStatus = createDevice(kind, ordinal, 1, env::get("DEVICE_PLUGIN").value_or(""), &comm->device);
+    mine.deviceFailed = deviceStatus.isOk() ? 0 : 1;
+  }
+  std::snprintf(mine.peer.deviceKind, sizeof(mine.peer.deviceKind), "%s", kind.c_str());
+  mine.peer.deviceOrdinal = ordinal;
+  mine.fabrics = mine.preference == kPreferAuto ? autoFabrics() : 0;
   MIXCCL_CHECK(comm->bootstrap->allGather(infos.data(), sizeof(InitInfo)).withContext("exchanging host info: "));
   for (int r = 0; r < nranks; ++r) {
     comm->peers.push_back(infos[static_cast<size_t>(r)].peer);
@@ -160,11 +266,24 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
     // Only a peer whose pid is visible here now can be watched (containers may share a host id).
     comm->watchPid[static_cast<size_t>(r)] = r != rank && processAlive(comm->peers[static_cast<size_t>(r)].pid);
   }
-  comm->device = createCpuDevice(ordinal, cpuThreadsFor(static_cast<int>(comm->localRanks.size())));
+  MIXCCL_CHECK(deviceStatus.withContext(strFormat("rank %d opening device %s:%d: ", rank, kind.c_str(), ordinal)));
+  for (int r = 0; r < nranks; ++r) {
+    const InitInfo& other = infos[static_cast<size_t>(r)];
+    if (other.deviceFailed != 0) {
+      return errorStatus(mixcclInvalidUsage, "rank %d could not open its device %.31s:%d (its own error says why); no "
+                         "rank can join this communicator", r, other.peer.deviceKind, other.peer.deviceOrdinal);
+    }
+  }
+  if (kind == "cpu") {
+    MIXCCL_CHECK(createDevice(kind, ordinal, cpuThreadsFor(static_cast<int>(comm->localRanks.size())), "",
+                              &comm->device));
+  }
   MIXCCL_INFO("%s rank %d/%d on %s pid %d, device %s:%d, %zu rank(s) on this host, timeout %d s",
               comm->name.c_str(), rank, nranks, mine.peer.hostName, mine.peer.pid, comm->device->kind(), ordinal,
               comm->localRanks.size(), comm->timeoutSeconds);
   MIXCCL_CHECK(connectTransports(comm, infos));
+  // Topology, link calibration and the tuner (a few ms; MIXCCL_CALIBRATE=0 or MIXCCL_TOPO_FILE skip the measuring).
+  MIXCCL_CHECK(buildCommTopology(comm));
   // Nobody returns from init before every rank has connected everything.
   MIXCCL_CHECK(comm->bootstrap->barrier().withContext("final init barrier: "));
   return Status::ok();
@@ -187,6 +306,8 @@ void destroyCommunicator(mixcclComm* comm) {
       return;
     }
   }
+  comm->proxy.reset();  // its queue is empty (its batches count as operations in flight): joins the thread
+  if (comm->history) unregisterHistory(comm->history.get());
   comm->transports.clear();
   comm->bootstrap.reset();
   for (auto& s : comm->scratch) {

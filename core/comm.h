@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backends/devices/device.h"
@@ -18,6 +19,10 @@
 #include "mixccl.h"
 
 namespace mixccl {
+
+class Tuner;  // core/tuner.h
+class StreamProxy;  // core/stream_proxy.h
+class OpHistory;  // core/op_history.h
 
 // A pre-multiplied-sum operator made by mixcclRedOpCreatePreMulSum.
 struct PreMulSumOp {
@@ -31,6 +36,10 @@ struct PeerInfo {
   uint64_t hostId = 0;
   int32_t pid = 0;
   char hostName[64] = {};
+  // The rank's device ("cpu", "cuda", "emu", ...) and ordinal: ranks of one kind on one host form an
+  // island (topology/). Device rates are measured later, in core/comm_topology.cc.
+  char deviceKind[32] = {};
+  int32_t deviceOrdinal = 0;
 };
 
 }  // namespace mixccl
@@ -59,6 +68,9 @@ struct mixcclComm {
   std::vector<mixccl::Link*> links;           // by peer; nullptr for self
   std::vector<mixccl::Transport*> linkOwner;  // the transport behind links[peer]
 
+  // The topology, cost model, decision and schedule caches (core/comm_topology.cc builds it at init).
+  std::shared_ptr<mixccl::Tuner> tuner;
+
   // Scratch space for schedules and pre-scaled inputs, grown on demand, freed at destroy.
   struct ScratchBuffer {
     void* ptr = nullptr;
@@ -71,6 +83,10 @@ struct mixcclComm {
   int nextRedOp = mixcclNumOps;
 
   uint64_t opCount = 0;  // collectives run so far (for logs and errors)
+  // MIXCCL_CHECK=1: compare every collective's signature across ranks first (core/op_signature.h).
+  bool checkSignatures = false;
+  // The last operations and where the running one waits, for hang diagnosis (core/op_history.h).
+  std::shared_ptr<mixccl::OpHistory> history;
 
   // Errors and abort.
   std::atomic<bool> aborted{false};
@@ -83,6 +99,15 @@ struct mixcclComm {
   std::mutex activeMutex;
   std::condition_variable activeCv;
   int activeOps = 0;
+
+  // Non-blocking init (config.blocking = 0): the communicator is built on this thread while the
+  // caller goes on; asyncError reads mixcclInProgress until it is done (core/async_init.cc).
+  std::thread initThread;
+  std::atomic<bool> initPending{false};
+
+  // Runs stream-ordered operations (device collectives given a user stream); made on first use.
+  // A shared_ptr so that this header needs no complete type (core/stream_proxy.h).
+  std::shared_ptr<mixccl::StreamProxy> proxy;
 };
 
 namespace mixccl {

@@ -8,6 +8,7 @@
 #include "core/comm.h"
 #include "core/deadline.h"
 #include "core/log.h"
+#include "core/op_history.h"
 #include "core/peer_liveness.h"
 
 namespace mixccl {
@@ -15,8 +16,13 @@ namespace {
 
 constexpr int64_t kWaitSliceNs = 100'000'000;  // re-check abort and deadline at least this often
 constexpr int64_t kMixedWaitSliceNs = 200'000;
-// How long a wait without progress goes before it checks that the peers on this host still live.
-constexpr std::chrono::milliseconds kLivenessPeriod{1000};  // when transfers span transports, poll each briefly
+// How long a wait without progress goes before it checks that the peers on this host still live
+// (a read of /proc/<pid>/stat per local peer: cheap next to a wait that has stalled this long).
+constexpr std::chrono::milliseconds kLivenessPeriod{250};
+// Once a peer is found gone (or a connection closed), how long to let other exits settle before
+// naming the dead: the rank killed first may still be tearing down when a survivor that gave up
+// because of it has already exited, and the error should name both, not just the survivor.
+constexpr std::chrono::milliseconds kDeathSettle{100};
 
 struct InFlight {
   std::unique_ptr<Transfer> transfer;
@@ -32,7 +38,10 @@ class RoundRunner {
 
   Status run() {
     const auto& rounds = args_.schedule->rounds;
+    history_ = comm_->history.get();
+    if (history_ != nullptr) history_->setAlgorithm(args_.schedule->algorithm, rounds.size());
     for (size_t r = 0; r < rounds.size(); ++r) {
+      if (history_ != nullptr) history_->setRound(r);
       Status st = runRound(rounds[r]);
       if (!st.isOk()) {
         return st.withContext(strFormat("%s (%s, round %zu of %zu): ", args_.what,
@@ -125,6 +134,7 @@ class RoundRunner {
     }
     MIXCCL_CHECK(runSelf(round));
     std::vector<InFlight> flights;
+    flights.reserve(round.steps.size());  // latency (h-topo): one allocation per round, not one per growth
     for (const Step& s : round.steps) {
       bool isComm = s.kind == StepKind::Send || s.kind == StepKind::Recv || s.kind == StepKind::RecvReduce;
       size_t count = s.kind == StepKind::Send ? s.src.count : s.dst.count;
@@ -138,12 +148,23 @@ class RoundRunner {
     auto noProgressFor = std::chrono::seconds(comm_->timeoutSeconds);
     Deadline deadline = Deadline::in(noProgressFor);
     Deadline livenessCheck = Deadline::in(kLivenessPeriod);
+    bool published = false;  // the peers waited for, for hang diagnosis
+    bool stalled = false;    // a sleep ended without progress: only then is publishing worth a lock
     for (;;) {
       bool moved = false, allDone = true;
       for (auto& f : flights) {
         if (f.transfer->done()) continue;
         Status st = f.transfer->progress(&moved);
-        if (!st.isOk()) return st;
+        if (!st.isOk()) {
+          // A connection that closed is most often a peer that died: if a rank on this host is gone,
+          // name it (the closed connection may be a survivor that gave up because of it).
+          if (st.code() == mixcclSystemError) {
+            std::this_thread::sleep_for(kDeathSettle);
+            Status dead = checkPeersAlive(flights);
+            if (!dead.isOk()) return dead.withContext(st.message() + "; ");
+          }
+          return st;
+        }
         if (!f.transfer->done()) allDone = false;
       }
       if (allDone) return Status::ok();
@@ -152,14 +173,24 @@ class RoundRunner {
       }
       if (moved) {
         deadline = Deadline::in(noProgressFor);
+        stalled = false;
         continue;
       }
       if (deadline.expired()) return timeoutError(flights);
       if (livenessCheck.expired()) {
-        MIXCCL_CHECK(checkPeersAlive(flights));
+        if (!checkPeersAlive(flights).isOk()) {
+          std::this_thread::sleep_for(kDeathSettle);
+          MIXCCL_CHECK(checkPeersAlive(flights));
+        }
         livenessCheck = Deadline::in(kLivenessPeriod);
+        published = false;  // transfers may have finished since: publish again
+      }
+      if (stalled && !published && history_ != nullptr) {
+        publishWaiting(flights);
+        published = true;
       }
       sleepUntilActivity(flights, deadline);
+      stalled = true;
     }
   }
 
@@ -180,31 +211,55 @@ class RoundRunner {
     for (auto& t : comm_->transports) t->waitForActivity(static_cast<uint64_t>(deadline.nsLeft(kMixedWaitSliceNs)));
   }
 
-  Status checkPeersAlive(const std::vector<InFlight>& flights) const {
-    for (const auto& f : flights) {
-      size_t p = static_cast<size_t>(f.peer);
-      if (f.transfer->done() || !comm_->watchPid[p]) continue;
-      if (!processAlive(comm_->peers[p].pid)) {
-        return errorStatus(mixcclSystemError, "rank %d (pid %d on this host) has exited while rank %d was waiting "
-                           "to %s it", f.peer, comm_->peers[p].pid, comm_->rank, f.isSend ? "send to" : "receive from");
-      }
-    }
-    return Status::ok();
+  void publishWaiting(const std::vector<InFlight>& flights) {
+    std::vector<std::pair<int, bool>> waiting;
+    for (const auto& f : flights)
+      if (!f.transfer->done()) waiting.emplace_back(f.peer, f.isSend);
+    history_->setWaiting(waiting);
   }
 
-  Status timeoutError(const std::vector<InFlight>& flights) const {
+  // Every rank of the communicator takes part in a collective, so any rank on this host that has
+  // died dooms this one, even when this round waits on another rank (which is itself stuck on the
+  // dead one): name the dead ranks, not the innocent one waited for.
+  Status checkPeersAlive(const std::vector<InFlight>& flights) const {
+    std::string dead;
+    int firstDead = -1;
+    for (int p = 0; p < comm_->nranks; ++p) {
+      size_t i = static_cast<size_t>(p);
+      if (!comm_->watchPid[i] || processAlive(comm_->peers[i].pid)) continue;
+      if (firstDead < 0) firstDead = p;
+      dead += strFormat("%srank %d (pid %d)", dead.empty() ? "peer " : ", ", p, comm_->peers[i].pid);
+    }
+    if (firstDead < 0) return Status::ok();
+    std::string waiting;
+    for (const auto& f : flights) {
+      if (f.transfer->done()) continue;
+      waiting += strFormat("%s%s rank %d", waiting.empty() ? "" : ", ", f.isSend ? "send to" : "receive from", f.peer);
+    }
+    return errorStatus(mixcclSystemError, "%s on this host died or exited (process gone) while rank %d was waiting "
+                       "to %s; the communicator cannot complete collectives any more: abort it (mixcclCommAbort)",
+                       dead.c_str(), comm_->rank, waiting.empty() ? "finish" : waiting.c_str());
+  }
+
+  Status timeoutError(const std::vector<InFlight>& flights) {
     std::string waiting;
     for (const auto& f : flights) {
       if (f.transfer->done()) continue;
       waiting += strFormat("%srank %d (%s)", waiting.empty() ? "" : ", ", f.peer, f.isSend ? "send" : "receive");
     }
+    if (history_ != nullptr) {
+      publishWaiting(flights);
+      MIXCCL_WARN("%s", history_->describe("MIXCCL_TIMEOUT expired").c_str());
+    }
     return errorStatus(mixcclSystemError,
                        "rank %d made no progress for %d s (MIXCCL_TIMEOUT) waiting for %s: did those ranks call "
-                       "the same collective with the same arguments, and are they still alive?",
+                       "the same collective with the same arguments, and are they still alive? (the last "
+                       "operations of this rank are printed to the log; set MIXCCL_CHECK=1 to compare calls)",
                        comm_->rank, comm_->timeoutSeconds, waiting.c_str());
   }
 
   mixcclComm* comm_;
+  OpHistory* history_ = nullptr;
   const ExecArgs& args_;
   Device* dev_;
   size_t es_;

@@ -36,6 +36,17 @@ Status groupStart() {
   return Status::ok();
 }
 
+Status groupTakeQueued(std::vector<std::pair<mixcclComm*, std::vector<Op>>>* queued) {
+  queued->clear();
+  if (tlsGroup.depth == 0) {
+    return errorStatus(mixcclInvalidUsage, "mixcclGroupSimulateEnd called without a matching mixcclGroupStart");
+  }
+  if (--tlsGroup.depth > 0) return Status::ok();
+  *queued = std::move(tlsGroup.queued);
+  tlsGroup.queued.clear();
+  return Status::ok();
+}
+
 Status groupEnd() {
   if (tlsGroup.depth == 0) {
     return errorStatus(mixcclInvalidUsage, "mixcclGroupEnd called without a matching mixcclGroupStart");

@@ -2,6 +2,9 @@
 // thread and run together at the end.
 #pragma once
 
+#include <utility>
+#include <vector>
+
 #include "core/op.h"
 
 namespace mixccl {
@@ -11,5 +14,8 @@ bool inGroup();
 void enqueueInGroup(mixcclComm* comm, const Op& op);
 Status groupStart();
 Status groupEnd();
+// Ends the current group like groupEnd but runs nothing: at the outermost level the queued operations
+// move to *queued (per communicator, in order) for the caller to cost (mixcclGroupSimulateEnd).
+Status groupTakeQueued(std::vector<std::pair<mixcclComm*, std::vector<Op>>>* queued);
 
 }  // namespace mixccl

@@ -1,7 +1,9 @@
 #include "core/op.h"
 
+#include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <mutex>
 
 #include "algorithms/algorithm.h"
@@ -9,6 +11,9 @@
 #include "core/comm.h"
 #include "core/engine.h"
 #include "core/log.h"
+#include "core/op_history.h"
+#include "core/op_signature.h"
+#include "core/stream_proxy.h"
 #include "core/tuner.h"
 
 namespace mixccl {
@@ -89,12 +94,18 @@ size_t resultCount(const mixcclComm* comm, const Op& op) {
 
 Status runCollective(mixcclComm* comm, const Op& op, uint64_t seq) {
   if (op.count == 0) return Status::ok();  // every rank agrees on this: nothing moves
-  std::string what = strFormat("%s #%llu", collectiveName(op.collective), static_cast<unsigned long long>(seq));
+  // "AllReduce #12" for errors, without printf: this runs on every call of the small-message path.
+  char what[64];
+  {
+    size_t len = std::strlen(collectiveName(op.collective));
+    std::memcpy(what, collectiveName(op.collective), len);
+    what[len++] = ' ';
+    what[len++] = '#';
+    auto end = std::to_chars(what + len, what + sizeof(what) - 1, seq).ptr;
+    *end = '\0';
+  }
   Reduction red;
   if (reduces(op.collective)) MIXCCL_CHECK(resolveReduction(comm, op, &red));
-
-  AlgorithmChoice choice;
-  MIXCCL_CHECK(chooseAlgorithm(comm, op.collective, op.count, op.type, &choice));
 
   CollectiveArgs args;
   args.collective = op.collective;
@@ -102,14 +113,17 @@ Status runCollective(mixcclComm* comm, const Op& op, uint64_t seq) {
   args.rank = comm->rank;
   args.count = op.count;
   args.root = op.root;
-  args.inPlace = isInPlace(comm, op);
+  args.inPlace = isInPlace(comm, op) && !red.preScale;  // a pre-scaled input is a separate copy
+
+  AlgorithmChoice choice;
+  MIXCCL_CHECK(chooseAlgorithm(comm, op.collective, op.count, op.type, args.inPlace, &choice));
   args.chunkCount = choice.chunkCount;
 
   size_t es = dataTypeSize(op.type);
   ExecArgs exec;
   exec.type = op.type;
   exec.op = red.op;
-  exec.what = what.c_str();
+  exec.what = what;
   exec.buffers = {const_cast<void*>(op.sendbuf), op.recvbuf, nullptr};
 
   if (red.preScale) {
@@ -119,16 +133,17 @@ Status runCollective(mixcclComm* comm, const Op& op, uint64_t seq) {
     MIXCCL_CHECK(commScratch(comm, 1, n * es, &scaled));
     MIXCCL_CHECK(comm->device->scale(scaled, op.sendbuf, n, op.type, red.scalar));
     exec.buffers[static_cast<size_t>(Buf::Input)] = scaled;
-    args.inPlace = false;
   }
 
-  Schedule schedule = choice.algorithm->build(args);
+  // Built once per (algorithm, collective, count, root, in place, chunk), then reused.
+  std::shared_ptr<const Schedule> built = comm->tuner->schedule(choice.algorithm, args);
+  const Schedule& schedule = *built;
   if (schedule.scratchCount > 0) {
     MIXCCL_CHECK(commScratch(comm, 0, schedule.scratchCount * es, &exec.buffers[static_cast<size_t>(Buf::Scratch)]));
   }
   exec.schedule = &schedule;
   MIXCCL_TRACE("%s rank %d: %s count %zu %s root %d in-place %d algorithm %s, %zu rounds", comm->name.c_str(),
-               comm->rank, what.c_str(), op.count, dataTypeName(op.type), op.root, args.inPlace ? 1 : 0,
+               comm->rank, what, op.count, dataTypeName(op.type), op.root, args.inPlace ? 1 : 0,
                schedule.algorithm.c_str(), schedule.rounds.size());
   MIXCCL_CHECK(runSchedule(comm, exec));
 
@@ -188,6 +203,32 @@ Status runPointToPoint(mixcclComm* comm, const std::vector<const Op*>& p2p) {
 }  // namespace
 
 Status runOps(mixcclComm* comm, const std::vector<Op>& ops) {
+  // Stream-ordered when a user stream is given and the device has streams: one gate per distinct
+  // stream, then the proxy thread runs the operations (core/stream_proxy.h).
+  std::vector<std::unique_ptr<StreamGate>> gates;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    mixcclStream_t s = ops[i].stream;
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; ++j) seen = ops[j].stream == s;
+    if (s == nullptr || seen) continue;
+    std::unique_ptr<StreamGate> gate;
+    MIXCCL_CHECK(comm->device->openGate(s, &gate));
+    if (gate) gates.push_back(std::move(gate));
+  }
+  if (gates.empty()) return runOpsNow(comm, ops);
+  {
+    std::lock_guard<std::mutex> lock(comm->errorMutex);
+    if (!comm->fatalError.empty()) {  // refuse now, while the caller can still be told
+      return errorStatus(mixcclInvalidUsage, "%s rank %d cannot run more operations after an earlier failure: %s",
+                         comm->name.c_str(), comm->rank, comm->fatalError.c_str());
+    }
+    if (!comm->proxy) comm->proxy = std::make_shared<StreamProxy>(comm);
+  }
+  comm->proxy->enqueue(ops, std::move(gates));
+  return Status::ok();
+}
+
+Status runOpsNow(mixcclComm* comm, const std::vector<Op>& ops) {
   {
     std::lock_guard<std::mutex> lock(comm->errorMutex);
     if (!comm->fatalError.empty()) {
@@ -203,10 +244,25 @@ Status runOps(mixcclComm* comm, const std::vector<Op>& ops) {
       p2p.push_back(&op);
       continue;
     }
-    st = runCollective(comm, op, ++comm->opCount);
+    uint64_t seq = ++comm->opCount;
+    if (comm->checkSignatures) {  // MIXCCL_CHECK=1 (off: this test is all it costs)
+      st = checkSignatures(comm, op, seq);
+      if (!st.isOk()) break;
+    }
+    if (comm->history) comm->history->begin(seq, op.collective, op.count, op.type, op.redop, op.root);
+    st = runCollective(comm, op, seq);
+    if (comm->history) comm->history->end(st.isOk());
     if (!st.isOk()) break;
   }
-  if (st.isOk() && !p2p.empty()) st = runPointToPoint(comm, p2p);
+  if (st.isOk() && !p2p.empty()) {
+    if (comm->history) {
+      size_t bytes = 0;
+      for (const Op* op : p2p) bytes += op->count * dataTypeSize(op->type);
+      comm->history->begin(comm->opCount, Collective::SendRecv, bytes, mixcclUint8, mixcclSum, -1);
+    }
+    st = runPointToPoint(comm, p2p);
+    if (comm->history) comm->history->end(st.isOk());
+  }
   if (!st.isOk()) {
     st = st.withContext(comm->name + ": ");
     bool fatal = st.code() == mixcclSystemError || st.code() == mixcclInternalError || st.code() == mixcclRemoteError;

@@ -24,10 +24,15 @@ struct Op {
   // SendRecv only: one send (to peer, from sendbuf) or one receive (from peer, into recvbuf).
   int peer = -1;
   bool isSend = false;
+  // The user's stream (devices with streams: cuda, hip, plugins). Non-null makes the operation
+  // stream-ordered (core/stream_proxy.h); ignored by devices without streams (cpu).
+  mixcclStream_t stream = nullptr;
 };
 
 // Runs a comm's operations in order: the collectives one after another, then all point-to-point
-// operations together. Host-synchronous. Records failures on the communicator.
+// operations together. Host-synchronous, unless the operations name a user stream of a device
+// that has streams: then they are queued in stream order and this returns at once
+// (core/stream_proxy.h). Records failures on the communicator.
 Status runOps(mixcclComm* comm, const std::vector<Op>& ops);
 
 }  // namespace mixccl

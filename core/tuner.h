@@ -1,15 +1,30 @@
-// The tuner: which algorithm (and pipelining granularity) runs an operation. Today a rule table
-// (small rooted operations go to trees, large to pipelined chains); the cost-model tuner replaces
-// the rules, not this interface. MIXCCL_ALGO (or NCCL_ALGO) forces a choice:
+// The tuner: which algorithm and pipelining chunk run an operation. For each (collective, log2 size
+// bucket, element size, in place) it asks the cost model (topology/cost_model.h) to rank every
+// algorithm registered for the collective with every candidate chunk, keeps the cheapest, and logs
+// the choice with the runners-up once at MIXCCL_DEBUG=INFO. Later calls in the bucket are a table
+// lookup. Built schedules are cached too, per (algorithm, collective, count, root, in place, chunk),
+// so a repeated small call builds nothing.
+//
+// MIXCCL_ALGO (or NCCL_ALGO) forces a choice:
 //   MIXCCL_ALGO=ring                          every collective that has "ring" uses it
 //   MIXCCL_ALGO=allreduce:ring;broadcast:tree per collective (',' also separates entries)
+// MIXCCL_CHUNK_BYTES forces the chunk size.
 #pragma once
 
 #include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "algorithms/algorithm.h"
 #include "core/status.h"
 #include "mixccl.h"
+#include "topology/cost_model.h"
+#include "topology/decision.h"
+#include "topology/topology.h"
 
 struct mixcclComm;
 
@@ -18,9 +33,41 @@ namespace mixccl {
 struct AlgorithmChoice {
   const Algorithm* algorithm = nullptr;
   size_t chunkCount = 0;
+  double predictedUs = 0;
 };
 
-Status chooseAlgorithm(const mixcclComm* comm, Collective c, size_t count, mixcclDataType_t type,
+class Tuner {
+ public:
+  // `rank` is this process's rank in the topology (for logs); `name` the communicator's.
+  Tuner(Topology topology, int rank, std::string name);
+
+  const Topology& topology() const { return topology_; }
+  const CostModel& model() const { return model_; }
+  const std::vector<int>& islands() const { return islands_; }
+  // nullptr when every island is as fast as the others.
+  const std::vector<double>* islandWeights() const { return weights_.empty() ? nullptr : &weights_; }
+
+  Status choose(Collective c, size_t count, mixcclDataType_t type, bool inPlace, AlgorithmChoice* out);
+  // The schedule for args built by `algorithm`, from the cache when it was built before.
+  std::shared_ptr<const Schedule> schedule(const Algorithm* algorithm, const CollectiveArgs& args);
+
+ private:
+  using DecisionKey = std::tuple<int, int, size_t, bool>;  // collective, log2 bucket, element size, in place
+  using ScheduleKey = std::tuple<const Algorithm*, int, size_t, int, bool, size_t>;
+
+  Topology topology_;
+  CostModel model_;
+  std::vector<int> islands_;
+  std::vector<double> weights_;
+  int rank_;
+  std::string name_;
+  std::mutex mutex_;
+  std::map<DecisionKey, AlgorithmChoice> decisions_;
+  std::map<ScheduleKey, std::shared_ptr<const Schedule>> schedules_;
+};
+
+// The communicator's tuner decides (comm->tuner); used by core/op.cc.
+Status chooseAlgorithm(mixcclComm* comm, Collective c, size_t count, mixcclDataType_t type, bool inPlace,
                        AlgorithmChoice* out);
 
 }  // namespace mixccl

@@ -213,6 +213,42 @@ mixcclResult_t mixcclRecv(void* recvbuff, size_t count, mixcclDataType_t datatyp
 mixcclResult_t mixcclGroupStart(void);
 mixcclResult_t mixcclGroupEnd(void);
 
+/* ---- Communicator lifecycle, registration and simulation (what the NCCL 2.28 binding maps onto) -- */
+
+/* Like mixcclCommInitRankConfig, for ids made by several ranks (NCCL spreads the rendezvous over
+ * them). All ranks must pass the same nIds ids; mixccl's rendezvous is served by commIds[0] alone, so
+ * the others are checked and otherwise unused. */
+mixcclResult_t mixcclCommInitRankScalable(mixcclComm_t* comm, int nranks, int rank, int nIds,
+                                          mixcclUniqueId* commIds, mixcclConfig_t* config);
+
+#define MIXCCL_SHRINK_DEFAULT 0 /* shrink a healthy communicator */
+#define MIXCCL_SHRINK_ABORT 1   /* NCCL: abort the parent's operations first (see docs/nccl-compat.md) */
+/* A new communicator of every rank of comm except the excludeCount ranks listed (ranks keep their
+ * order). Only the ranks that stay call it; the excluded ones are not contacted. */
+mixcclResult_t mixcclCommShrink(mixcclComm_t comm, const int* excludeRanks, int excludeCount,
+                                mixcclComm_t* newcomm, mixcclConfig_t* config, int flags);
+/* Stops every operation of comm now and refuses new ones, but keeps comm alive until
+ * mixcclCommDestroy. flags must be 0. */
+mixcclResult_t mixcclCommRevoke(mixcclComm_t comm, int flags);
+
+/* Registration of user buffers. No transport of this build gains from it (shm copies through its
+ * slots, sockets send from the buffer as is), so the handle only records the range; it is checked on
+ * deregistration. */
+mixcclResult_t mixcclCommRegister(mixcclComm_t comm, void* buff, size_t size, void** handle);
+mixcclResult_t mixcclCommDeregister(mixcclComm_t comm, void* handle);
+typedef struct mixcclWindow* mixcclWindow_t;
+mixcclResult_t mixcclCommWindowRegister(mixcclComm_t comm, void* buff, size_t size, mixcclWindow_t* win,
+                                        int flags);
+mixcclResult_t mixcclCommWindowDeregister(mixcclComm_t comm, mixcclWindow_t win);
+
+/* Memory for communication buffers from the device backend (cpu: cache-line aligned host memory). */
+mixcclResult_t mixcclMemAlloc(void** ptr, size_t size);
+mixcclResult_t mixcclMemFree(void* ptr);
+
+/* Ends the outermost group like mixcclGroupEnd, but runs nothing: the queued operations are dropped
+ * and *estimatedUs receives the cost model's prediction of their total time, in microseconds. */
+mixcclResult_t mixcclGroupSimulateEnd(double* estimatedUs);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -10,7 +10,11 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev
   libopenmpi-dev openmpi-bin
   python3 python3-pytest python3-numpy
+  python3-matplotlib python3-torch
+  libtorch-dev pybind11-dev python3-pybind11 python3-dev
   iproute2 procps
+  libucx-dev ucx-utils libfabric-dev libfabric-bin iperf3  # ucx/ofi transports, namespace tests (docs/transports.md)
+  hipcc libamdhip64-dev  # the HIP backend is compiled (no AMD GPU needed; see docs/devices.md)
 )
 
 missing=()

@@ -8,7 +8,10 @@
 #include <vector>
 
 #include "algorithms/algorithm.h"
+#include "algorithms/binary_tree.h"
 #include "algorithms/builder_util.h"
+#include "algorithms/builders.h"
+#include "algorithms/islands.h"
 #include "algorithms/schedule_text.h"
 #include "algorithms/simulator.h"
 
@@ -16,6 +19,24 @@ namespace mixccl {
 namespace {
 
 constexpr int kMaxRanks = 33;
+
+// The simulation is single-threaded arithmetic on symbolic cells, and every region it touches is
+// range-checked by the simulator itself: the sanitizers add little and make it 5-15x slower, so
+// under ASan and TSan (scripts/test.sh runs every test again there) the sweeps keep every rank count
+// up to 9 and a few larger ones. The plain build sweeps them all.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kReducedSweep = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+constexpr bool kReducedSweep = true;
+#else
+constexpr bool kReducedSweep = false;
+#endif
+#else
+constexpr bool kReducedSweep = false;
+#endif
+
+bool sweepsRankCount(int n) { return !kReducedSweep || n <= 9 || n == 16 || n == 17 || n == kMaxRanks; }
 
 bool isRooted(Collective c) {
   return c == Collective::Broadcast || c == Collective::Reduce || c == Collective::Gather || c == Collective::Scatter;
@@ -26,11 +47,24 @@ struct CountCase {
   size_t chunk;
 };
 
-// Around the segment boundaries (count vs nranks), odd sizes, and several pipeline pieces.
-std::vector<CountCase> countCases(int nranks) {
+bool scalesWithRanks(Collective c) {
+  return c == Collective::AllGather || c == Collective::ReduceScatter || c == Collective::AlltoAll ||
+         c == Collective::Gather || c == Collective::Scatter;
+}
+
+// Around the segment boundaries (count vs nranks), odd sizes, and several pipeline pieces. Where the
+// buffers hold n blocks of `count` (all-gather, reduce-scatter, all-to-all, gather, scatter), the
+// counts near 1000 stop at 17 ranks: beyond, n-1, n+1 and 5n+3 already give blocks of every shape,
+// and 33 x 1023-element blocks made those sweeps most of this file's time.
+std::vector<CountCase> countCases(int nranks, Collective c = Collective::AllReduce) {
   const size_t n = static_cast<size_t>(nranks);
-  return {{0, 0}, {1, 0}, {2, 0}, {n - 1, 0}, {n, 0}, {n + 1, 0}, {7, 0}, {1000, 0}, {1023, 0},
-          {1000, 37}, {5 * n + 3, 2}};
+  std::vector<CountCase> cases = {{0, 0}, {1, 0}, {2, 0}, {n - 1, 0}, {n, 0}, {n + 1, 0}, {7, 0}, {5 * n + 3, 2}};
+  if (!scalesWithRanks(c) || nranks <= 17) {
+    cases.push_back({1000, 0});
+    cases.push_back({1023, 0});
+    cases.push_back({1000, 37});
+  }
+  return cases;
 }
 
 // All roots for small communicators; the ends and a middle one beyond.
@@ -51,7 +85,8 @@ TEST_P(EveryAlgorithm, IsCorrectForEveryShape) {
   const Algorithm& algorithm = allAlgorithms()[GetParam()];
   int checked = 0;
   for (int nranks = 1; nranks <= kMaxRanks; ++nranks) {
-    for (const CountCase& cc : countCases(nranks)) {
+    if (!sweepsRankCount(nranks)) continue;
+    for (const CountCase& cc : countCases(nranks, algorithm.collective)) {
       for (int root : rootsFor(algorithm.collective, nranks)) {
         for (bool inPlace : {false, true}) {
           CollectiveArgs args;
@@ -128,6 +163,236 @@ TEST(Builders, SingleRankAllReduceIsOneCopyAndCountZeroIsEmpty) {
   args.count = 0;
   args.nranks = 4;
   EXPECT_TRUE(findAlgorithm(Collective::AllReduce, "ring")->build(args).rounds.empty());
+}
+
+// ---- the algorithm suite: shapes that the registry sweep above does not reach ----
+
+// Island layouts for n ranks: name and island index per rank.
+struct Layout {
+  std::string name;
+  std::vector<int> island;
+};
+
+std::vector<Layout> islandLayouts(int n) {
+  std::vector<Layout> layouts;
+  auto add = [&](std::string name, auto islandOf) {
+    Layout l{std::move(name), {}};
+    for (int r = 0; r < n; ++r) l.island.push_back(islandOf(r));
+    layouts.push_back(std::move(l));
+  };
+  add("one island", [](int) { return 0; });
+  add("all singletons", [](int r) { return r; });
+  for (int hosts : {2, 3, 4})
+    if (n % hosts == 0 && n > hosts) add(std::to_string(hosts) + " hosts x " + std::to_string(n / hosts), [&](int r) { return r / (n / hosts); });
+  add("interleaved over 2", [](int r) { return r % 2; });
+  add("interleaved over 3, sparse indices", [](int r) { return 4 * (r % 3) + 1; });
+  add("one rank alone, the rest together", [](int r) { return r == 0 ? 1 : 0; });
+  add("uneven blocks 1,2,3,...", [](int r) {
+    int island = 0;
+    for (int start = 0, size = 1; start + size <= r; start += size, ++size) ++island;
+    return island;
+  });
+  return layouts;
+}
+
+TEST(Hierarchical, EveryIslandLayoutWeightAndShape) {
+  int checked = 0;
+  for (int n = 1; n <= kMaxRanks; ++n) {
+    if (!sweepsRankCount(n)) continue;
+    for (const Layout& layout : islandLayouts(n)) {
+      const int maxIsland = *std::max_element(layout.island.begin(), layout.island.end());
+      std::vector<std::vector<double>> weightSets = {{}};  // {}: no weights (equal)
+      std::vector<double> skewed, equal;
+      for (int i = 0; i <= maxIsland; ++i) {
+        skewed.push_back(1.0 + (i % 3) * 2.5);  // 1, 3.5, 6, 1, ...
+        equal.push_back(2.0);
+      }
+      weightSets.push_back(skewed);
+      weightSets.push_back(equal);
+      for (const std::vector<double>& weights : weightSets) {
+        // Fewer counts than the registry sweep: the layouts multiply the cases.
+        for (const CountCase& cc : {CountCase{0, 0}, CountCase{1, 0}, CountCase{static_cast<size_t>(n) + 1, 0},
+                                    CountCase{1023, 0}, CountCase{1000, 37}}) {
+          for (bool inPlace : {false, true}) {
+            CollectiveArgs args;
+            args.collective = Collective::AllReduce;
+            args.nranks = n;
+            args.count = cc.count;
+            args.chunkCount = cc.chunk;
+            args.inPlace = inPlace;
+            args.island = &layout.island;
+            args.islandWeight = weights.empty() ? nullptr : &weights;
+            ASSERT_EQ(checkIslands(args), "");
+            ASSERT_EQ(simulate(args, buildHierAllReduce), "") << layout.name << ", " << weights.size() << " weights";
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 1000);
+}
+
+// The island-ordered rings and chains of the other collectives, over the same layouts.
+TEST(Hierarchical, RingsAndChainsInIslandOrderForEveryLayout) {
+  int checked = 0;
+  for (Collective c : {Collective::AllGather, Collective::ReduceScatter, Collective::Broadcast, Collective::Reduce}) {
+    const Algorithm* hier = findAlgorithm(c, "hier");
+    ASSERT_NE(hier, nullptr) << collectiveName(c);
+    for (int n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17, 24, kMaxRanks}) {
+      for (const Layout& layout : islandLayouts(n)) {
+        // The order is all that differs from the plain ring / chain (proven above for every shape):
+        // long pipelines only on small communicators, to keep the test fast.
+        std::vector<CountCase> counts = {{0, 0}, {1, 0}, {static_cast<size_t>(n) + 1, 0}, {static_cast<size_t>(3 * n), 2}};
+        if (n <= 9) counts.push_back({1000, 37});
+        for (const CountCase& cc : counts) {
+          for (int root : isRooted(c) ? std::vector<int>{0, n / 2, n - 1} : std::vector<int>{0}) {
+            for (bool inPlace : {false, true}) {
+              CollectiveArgs args;
+              args.collective = c;
+              args.nranks = n;
+              args.count = cc.count;
+              args.chunkCount = cc.chunk;
+              args.root = root;
+              args.inPlace = inPlace;
+              args.island = &layout.island;
+              ASSERT_EQ(simulate(args, hier->build), "") << layout.name;
+              ++checked;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 1000);
+}
+
+TEST(Hierarchical, IslandOrderCrossesEachIslandBoundaryOnce) {
+  const std::vector<int> island = {1, 0, 1, 0, 2, 1};  // islands 0: {1,3}, 1: {0,2,5}, 2: {4}
+  CollectiveArgs args;
+  args.nranks = 6;
+  args.island = &island;
+  const RankOrder order = islandOrder(islandLayout(args), 2);
+  EXPECT_EQ(order.rankAt, (std::vector<int>{2, 0, 5, 4, 1, 3}));
+  size_t crossings = 0;
+  for (size_t p = 0; p < order.size(); ++p)
+    crossings += island[static_cast<size_t>(order.rankAt[p])] != island[static_cast<size_t>(order.rankAfter(p, 1))];
+  EXPECT_EQ(crossings, 3u);  // a ring over three islands
+}
+
+// Elements that `rank` reduces locally (Reduce steps) in its hierarchical schedule.
+size_t reducedElements(const CollectiveArgs& proto, int rank) {
+  CollectiveArgs args = proto;
+  args.rank = rank;
+  size_t total = 0;
+  for (const Round& round : buildHierAllReduce(args).rounds)
+    for (const Step& step : round.steps) total += step.kind == StepKind::Reduce ? step.dst.count : 0;
+  return total;
+}
+
+TEST(Hierarchical, WeightsSetEachIslandsShareOfTheCrossIslandWork) {
+  const std::vector<int> island = {0, 0, 1, 1};  // 2 hosts x 2 ranks
+  const std::vector<double> weights = {3.0, 1.0};
+  CollectiveArgs args;
+  args.nranks = 4;
+  args.count = 4000;
+  args.island = &island;
+  args.islandWeight = &weights;
+  // Each rank holds half the buffer after the in-island step; island 0 reduces 3/4 of it.
+  EXPECT_EQ(reducedElements(args, 0), 1500u);
+  EXPECT_EQ(reducedElements(args, 1), 1500u);
+  EXPECT_EQ(reducedElements(args, 2), 500u);
+  EXPECT_EQ(reducedElements(args, 3), 500u);
+  args.islandWeight = nullptr;
+  EXPECT_EQ(reducedElements(args, 0), 1000u);
+  EXPECT_EQ(reducedElements(args, 2), 1000u);
+  EXPECT_EQ(simulate(args, buildHierAllReduce), "");
+}
+
+TEST(Hierarchical, BadIslandDescriptionsAreExplained) {
+  CollectiveArgs args;
+  args.nranks = 3;
+  const std::vector<int> tooShort = {0, 1};
+  args.island = &tooShort;
+  EXPECT_NE(checkIslands(args).find("2 entries for 3 ranks"), std::string::npos) << checkIslands(args);
+  const std::vector<int> island = {0, 2, 2};
+  args.island = &island;
+  EXPECT_EQ(checkIslands(args), "");
+  const std::vector<double> fewWeights = {1.0, 1.0};
+  args.islandWeight = &fewWeights;
+  EXPECT_NE(checkIslands(args).find("only 2 island weights"), std::string::npos) << checkIslands(args);
+  const std::vector<double> zero = {1.0, 1.0, 0.0};
+  args.islandWeight = &zero;
+  EXPECT_NE(checkIslands(args).find("positive"), std::string::npos) << checkIslands(args);
+  // A builder given such a description still produces a correct schedule (one island).
+  args.count = 10;
+  EXPECT_EQ(simulate(args, buildHierAllReduce), "");
+}
+
+size_t commRounds(const Schedule& schedule) {
+  size_t rounds = 0;
+  for (const Round& round : schedule.rounds)
+    rounds += std::any_of(round.steps.begin(), round.steps.end(),
+                          [](const Step& s) { return s.kind != StepKind::Copy && s.kind != StepKind::Reduce; });
+  return rounds;
+}
+
+size_t ceilLog2(size_t n) {
+  size_t k = 0;
+  while ((size_t{1} << k) < n) ++k;
+  return k;
+}
+
+TEST(Builders, LogarithmicAlgorithmsTakeLogarithmicRounds) {
+  for (int n = 2; n <= kMaxRanks; ++n) {
+    const size_t un = static_cast<size_t>(n);
+    size_t p = 1;
+    while (p * 2 <= un) p *= 2;
+    const size_t fold = p == un ? 0 : 2;
+    for (int rank = 0; rank < n; ++rank) {
+      CollectiveArgs args;
+      args.nranks = n;
+      args.rank = rank;
+      args.count = 4096;
+      // Ranks of a folded pair: the even one sends and receives once, the odd one adds both to
+      // the exchanges; the other ranks only exchange.
+      const bool paired = rank < 2 * static_cast<int>(un - p);
+      const size_t rounds = paired ? (rank % 2 == 0 ? 2 : ceilLog2(p) + fold) : ceilLog2(p);
+      EXPECT_EQ(commRounds(buildRecDoublingAllReduce(args)), rounds) << n << " ranks, rank " << rank;
+      EXPECT_LE(commRounds(buildRabenseifnerAllReduce(args)), 2 * ceilLog2(p) + fold) << n << " ranks";
+      EXPECT_EQ(commRounds(buildOneShotAllReduce(args)), 1u);
+      EXPECT_EQ(commRounds(buildTwoShotAllReduce(args)), 2u);
+      args.collective = Collective::AlltoAll;
+      args.count = 3;
+      EXPECT_EQ(commRounds(buildBruckAlltoAll(args)), ceilLog2(un)) << n << " ranks";
+      args.collective = Collective::AllGather;
+      EXPECT_LE(commRounds(buildRecDoublingAllGather(args)), ceilLog2(p) + fold) << n << " ranks";
+    }
+  }
+}
+
+TEST(DoubleBinaryTree, TwoShallowTreesThatMostlyDoNotShareInnerNodes) {
+  for (size_t n = 2; n <= 64; ++n) {
+    for (size_t root : {size_t{0}, n / 2, n - 1}) {
+      std::vector<size_t> parentCount(n, 0);
+      size_t innerInBoth = 0;
+      for (size_t rank = 0; rank < n; ++rank) {
+        const TreeNode a = treeNode(n, root, rank, 0), b = treeNode(n, root, rank, 1);
+        for (const TreeNode* node : {&a, &b}) {
+          EXPECT_LE(node->children.size(), 2u) << n << " ranks, rank " << rank;
+          EXPECT_LE(static_cast<size_t>(node->depth), ceilLog2(n) + 1) << n << " ranks, rank " << rank;
+          EXPECT_EQ(node->parent < 0, rank == root);
+          for (int child : node->children) {
+            EXPECT_EQ(treeNode(n, root, static_cast<size_t>(child), node == &a ? 0 : 1).parent, static_cast<int>(rank));
+            ++parentCount[static_cast<size_t>(child)];
+          }
+        }
+        if (rank != root && !a.children.empty() && !b.children.empty()) ++innerInBoth;
+      }
+      for (size_t rank = 0; rank < n; ++rank) EXPECT_EQ(parentCount[rank], rank == root ? 0u : 2u);
+      EXPECT_LE(innerInBoth, 1u + n / 8) << n << " ranks, root " << root;
+    }
+  }
 }
 
 // ---- grouped point-to-point ----

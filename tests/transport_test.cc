@@ -55,7 +55,25 @@ std::vector<int> allPeers(int rank, int nranks) {
 
 Status createTransport(const std::string& kind, const TransportContext& ctx, const std::vector<int>& peers,
                        std::unique_ptr<Transport>* out) {
+#ifdef MIXCCL_HAVE_UCX
+  if (kind == "ucx") return createUcxTransport(ctx, peers, out);
+#endif
+#ifdef MIXCCL_HAVE_OFI
+  if (kind == "ofi") return createOfiTransport(ctx, peers, out);
+#endif
   return kind == "shm" ? createShmTransport(ctx, peers, out) : createSocketTransport(ctx, peers, out);
+}
+
+// Every transport of this build (ucx and ofi only where their libraries were found).
+std::vector<std::string> builtKinds() {
+  std::vector<std::string> kinds = {"shm", "socket"};
+#ifdef MIXCCL_HAVE_UCX
+  kinds.push_back("ucx");
+#endif
+#ifdef MIXCCL_HAVE_OFI
+  kinds.push_back("ofi");
+#endif
+  return kinds;
 }
 
 // The byte at `offset` of message `salt`: position-dependent, so a shifted, repeated or reordered
@@ -252,7 +270,7 @@ TEST_P(TransportTest, ConsumeSeesAlignedPiecesInOrder) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, TransportTest,
-                         ::testing::Combine(::testing::Values("shm", "socket"), ::testing::Values(2, 3, 4)),
+                         ::testing::Combine(::testing::ValuesIn(builtKinds()), ::testing::Values(2, 3, 4)),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param)) + "ranks";
                          });
@@ -405,7 +423,7 @@ TEST_P(TransportKindTest, RanksWithoutPeersStillTakePartInSetup) {
   }));
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, TransportKindTest, ::testing::Values("shm", "socket"),
+INSTANTIATE_TEST_SUITE_P(Transports, TransportKindTest, ::testing::ValuesIn(builtKinds()),
                          [](const auto& info) { return info.param; });
 
 // A one-rank bootstrap, for tests that need no peers.
@@ -418,7 +436,7 @@ class SoloBootstrap : public BootstrapNet {
 };
 
 TEST(TransportInterrupt, WakesASleepingWaitAndOneThatIsAboutToSleep) {
-  for (std::string kind : {"shm", "socket"}) {
+  for (std::string kind : builtKinds()) {
     SoloBootstrap boot;
     TransportContext ctx;
     ctx.bootstrap = &boot;

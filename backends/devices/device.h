@@ -7,6 +7,7 @@
 // sum; integer average = sum, then divide; float average = scale by 1/n, then sum (as NCCL does).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -27,6 +28,20 @@ size_t dataTypeSize(mixcclDataType_t type);
 void encodeScalar(double value, mixcclDataType_t type, void* out);
 const char* dataTypeName(mixcclDataType_t type);
 bool isFloatingType(mixcclDataType_t type);
+
+// Where a stream-ordered collective sits in the user's stream (core/stream_proxy.h). The
+// collective's thread waits for the stream to reach it (inputs ready), runs, then releases the
+// stream, which meanwhile waits on the device without the host blocking.
+class StreamGate {
+ public:
+  virtual ~StreamGate() = default;
+  // Blocks until the user's stream has reached the collective; fails on `aborted` or after
+  // timeoutSeconds, naming the stream.
+  virtual Status waitReady(const std::atomic<bool>& aborted, int timeoutSeconds) = 0;
+  // Lets the user's stream go past the collective. Gates of one device are released in the order
+  // they were opened (the proxy runs operations in call order).
+  virtual void release() = 0;
+};
 
 class Device {
  public:
@@ -58,6 +73,15 @@ class Device {
   // dst[i] = src[i] / divisor: integer average (sum, then divide, truncating toward zero).
   virtual Status divide(void* dst, const void* src, size_t count, mixcclDataType_t type,
                         uint64_t divisor) = 0;
+
+  // Stream ordering, for devices that have streams (cuda, hip, plugins). Called on the API
+  // thread: marks the current end of `userStream` and makes it wait for the gate's release. A
+  // device without streams leaves *gate empty: its collectives run before the call returns.
+  virtual Status openGate(void* userStream, std::unique_ptr<StreamGate>* gate) {
+    (void)userStream;
+    gate->reset();
+    return Status::ok();
+  }
 };
 
 // The cpu backend. `threads` bounds how many threads one large reduction may use (1: the caller's

@@ -97,5 +97,10 @@ Status createShmTransport(const TransportContext& ctx, const std::vector<int>& p
                           std::unique_ptr<Transport>* out);
 Status createSocketTransport(const TransportContext& ctx, const std::vector<int>& peers,
                              std::unique_ptr<Transport>* out);
+// Built only with UCX (MIXCCL_HAVE_UCX) / libfabric (MIXCCL_HAVE_OFI); see docs/transports.md.
+Status createUcxTransport(const TransportContext& ctx, const std::vector<int>& peers,
+                          std::unique_ptr<Transport>* out);
+Status createOfiTransport(const TransportContext& ctx, const std::vector<int>& peers,
+                          std::unique_ptr<Transport>* out);
 
 }  // namespace mixccl

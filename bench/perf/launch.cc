@@ -178,9 +178,39 @@ int runUnderMpirun(const std::function<int(const World&)>& body) {
 #endif
 }
 
+// torchrun / Slurm style: RANK and WORLD_SIZE (LOCAL_RANK optional) name this process's place, and
+// MIXCCL_COMM_ID (or NCCL_COMM_ID) names rank 0's rendezvous, so every rank derives the same id.
+bool underEnvRendezvous() {
+  return envOrNull("RANK") != nullptr && envOrNull("WORLD_SIZE") != nullptr &&
+         (envOrNull("MIXCCL_COMM_ID") != nullptr || envOrNull("NCCL_COMM_ID") != nullptr);
+}
+
+int runFromEnvironment(const std::function<int(const World&)>& body) {
+  World world;
+  world.launcher = "environment (RANK, WORLD_SIZE, MIXCCL_COMM_ID)";
+  world.rank = envInt("RANK", nullptr, -1);
+  world.nranks = envInt("WORLD_SIZE", nullptr, -1);
+  world.localRank = envInt("LOCAL_RANK", nullptr, world.rank);
+  if (world.rank < 0 || world.nranks < 1 || world.rank >= world.nranks) {
+    std::fprintf(stderr, "mixccl-perf: RANK=%s and WORLD_SIZE=%s do not name a rank of the job (want 0 <= RANK < "
+                 "WORLD_SIZE)\n", envOrNull("RANK"), envOrNull("WORLD_SIZE"));
+    return kExitError;
+  }
+  if (!getUniqueId(&world.id)) return kExitError;
+  return body(world);
+}
+
 }  // namespace
 
 int launchRanks(const Options& options, const std::function<int(const World&)>& body) {
+  if (underEnvRendezvous() && !underMpirun()) {
+    if (options.nprocs > 0) {
+      std::fprintf(stderr, "mixccl-perf: RANK/WORLD_SIZE/MIXCCL_COMM_ID say the ranks were started outside; "
+                           "leave out -np\n");
+      return kExitError;
+    }
+    return runFromEnvironment(body);
+  }
   if (underMpirun()) {
     if (options.nprocs > 0) {
       std::fprintf(stderr, "mixccl-perf: -np launches ranks itself; under mpirun leave it out (mpirun -np N "

@@ -14,6 +14,7 @@
 
 #include "bench/perf/collectives.h"
 #include "bench/perf/data_check.h"
+#include "bench/perf/device_memory.h"
 #include "bench/perf/dtypes.h"
 #include "bench/perf/report.h"
 #include "bench/perf/timing.h"
@@ -21,25 +22,6 @@
 namespace mixcclperf {
 
 namespace {
-
-// Page-aligned host memory, as a device allocator would hand out. The cpu backend's device memory
-// is host memory; other kinds will need the backend's allocator once the API offers one.
-class HostBuffer {
- public:
-  explicit HostBuffer(size_t bytes) {
-    const size_t rounded = std::max<size_t>(4096, (bytes + 4095) / 4096 * 4096);
-    data_.reset(static_cast<char*>(std::aligned_alloc(4096, rounded)));
-    if (!data_) throw std::bad_alloc();
-    std::memset(data_.get(), 0, rounded);  // touch every page before timing
-  }
-  char* get() const { return data_.get(); }
-
- private:
-  struct Free {
-    void operator()(char* p) const { std::free(p); }
-  };
-  std::unique_ptr<char, Free> data_;
-};
 
 // The device kind of each rank cycles over --devices; the ordinal counts earlier ranks of the same kind
 // on this host (ranks of one host are assumed consecutive, as mpirun and -np place them).
@@ -111,25 +93,43 @@ class NativeRedOp {
   bool created_ = false;
 };
 
+// Buffers live in the rank's device memory (host memory for cpu ranks); inputs and checks go
+// through `host` and are copied across outside the timed calls.
 struct Buffers {
-  HostBuffer send, recv, inPlace;
-  explicit Buffers(const Shape& largest, size_t elementBytes)
-      : send(largest.sendCount * elementBytes),
-        recv(largest.recvCount * elementBytes),
-        inPlace(std::max(largest.sendCount, largest.recvCount) * elementBytes) {}
+  DeviceMemory& mem;
+  DeviceBuffer send, recv, inPlace;
+  std::vector<char> host;
+  Buffers(DeviceMemory& m, const Shape& largest, size_t elementBytes)
+      : mem(m),
+        send(m, largest.sendCount * elementBytes),
+        recv(m, largest.recvCount * elementBytes),
+        inPlace(m, std::max(largest.sendCount, largest.recvCount) * elementBytes),
+        host(std::max<size_t>(1, std::max(largest.sendCount, largest.recvCount) * elementBytes)) {}
+  void fill(char* dst, size_t count, mixcclDataType_t type, const InputPattern& p, int rank) {
+    fillInput(host.data(), count, type, p, rank);
+    mem.toDevice(dst, host.data(), count * dataTypeInfo(type).bytes);
+  }
+  void sentinel(char* dst, size_t count, mixcclDataType_t type) {
+    fillSentinel(host.data(), count, type);
+    mem.toDevice(dst, host.data(), count * dataTypeInfo(type).bytes);
+  }
+  uint64_t wrong(const char* src, const CheckSetup& s, const InputPattern& p, mixcclDataType_t type) {
+    mem.toHost(host.data(), src, s.shape.recvCount * dataTypeInfo(type).bytes);
+    return countWrongElements(host.data(), s, p);
+  }
 };
 
 class Sweep {
  public:
-  Sweep(const Options& o, const World& w, mixcclComm_t comm, Report& report)
-      : o_(o), w_(w), comm_(comm), report_(report), collective_(collectiveFromName(o.collective)) {}
+  Sweep(const Options& o, const World& w, mixcclComm_t comm, Report& report, DeviceMemory& mem)
+      : o_(o), w_(w), comm_(comm), report_(report), mem_(mem), collective_(collectiveFromName(o.collective)) {}
 
   void run() {
     const CollectiveInfo& info = collectiveInfo(collective_);
     const std::vector<RedOp> ops = info.hasRedOp ? o_.redops : std::vector<RedOp>{RedOp::Sum};
     for (mixcclDataType_t type : o_.dtypes) {
       const size_t elementBytes = dataTypeInfo(type).bytes;
-      Buffers buffers(shapeFor(collective_, o_.maxBytes, elementBytes, w_.nranks, w_.rank), elementBytes);
+      Buffers buffers(mem_, shapeFor(collective_, o_.maxBytes, elementBytes, w_.nranks, w_.rank), elementBytes);
       for (RedOp op : ops) {
         NativeRedOp native(op, type, comm_);
         for (size_t bytes : sweepSizes(o_)) {
@@ -166,8 +166,8 @@ class Sweep {
 
     // Timing runs on valid inputs (so reductions do ordinary arithmetic), filled once.
     const InputPattern timingInputs(collective_, op, type, w_.nranks, /*seed=*/0);
-    fillInput(b.send.get(), shape.sendCount, type, timingInputs, w_.rank);
-    fillInput(inPlaceSend, shape.sendCount, type, timingInputs, w_.rank);
+    b.fill(b.send.get(), shape.sendCount, type, timingInputs, w_.rank);
+    b.fill(inPlaceSend, shape.sendCount, type, timingInputs, w_.rank);
     row.outOfPlace = timed([&] { call(b.send.get(), b.recv.get()); }, row.bytes);
     row.inPlace = timed([&] { call(inPlaceSend, inPlaceRecv); }, row.bytes);
 
@@ -175,17 +175,15 @@ class Sweep {
       // One more call on fresh inputs (another seed) over outputs marked "unwritten", then every element.
       const InputPattern checkInputs(collective_, op, type, w_.nranks, /*seed=*/1 + bytes);
       const CheckSetup setup{collective_, op, type, w_.nranks, w_.rank, root, shape};
-      fillInput(b.send.get(), shape.sendCount, type, checkInputs, w_.rank);
-      fillSentinel(b.recv.get(), shape.recvCount, type);
+      b.fill(b.send.get(), shape.sendCount, type, checkInputs, w_.rank);
+      b.sentinel(b.recv.get(), shape.recvCount, type);
       call(b.send.get(), b.recv.get());
-      row.outOfPlace.wrong = static_cast<int64_t>(
-          sumOverRanks(countWrongElements(b.recv.get(), setup, checkInputs), comm_));
+      row.outOfPlace.wrong = static_cast<int64_t>(sumOverRanks(b.wrong(b.recv.get(), setup, checkInputs, type), comm_));
 
-      fillSentinel(b.inPlace.get(), std::max(shape.sendCount, shape.recvCount), type);
-      fillInput(inPlaceSend, shape.sendCount, type, checkInputs, w_.rank);
+      b.sentinel(b.inPlace.get(), std::max(shape.sendCount, shape.recvCount), type);
+      b.fill(inPlaceSend, shape.sendCount, type, checkInputs, w_.rank);
       call(inPlaceSend, inPlaceRecv);
-      row.inPlace.wrong = static_cast<int64_t>(
-          sumOverRanks(countWrongElements(inPlaceRecv, setup, checkInputs), comm_));
+      row.inPlace.wrong = static_cast<int64_t>(sumOverRanks(b.wrong(inPlaceRecv, setup, checkInputs, type), comm_));
     }
     return row;
   }
@@ -202,6 +200,7 @@ class Sweep {
   const World& w_;
   mixcclComm_t comm_;
   Report& report_;
+  DeviceMemory& mem_;
   Collective collective_;
 };
 
@@ -239,7 +238,11 @@ int runRank(const Options& o, const World& w) {
     Report report(o, w.nranks, w.launcher);
     const std::vector<RankDevice> devices = gatherDevices(comm, w);
     if (w.rank == 0) report.printHeader(devices);
-    Sweep(o, w, comm, report).run();
+    const char* kind = "cpu";
+    int ordinal = 0;
+    expectSuccess(mixcclCommDevice(comm, &kind, &ordinal), "mixcclCommDevice", "opening this rank's device memory", comm);
+    std::unique_ptr<DeviceMemory> mem = openDeviceMemory(kind, ordinal);
+    Sweep(o, w, comm, report, *mem).run();
     if (w.rank == 0) {
       report.printFooter();
       if (!o.jsonPath.empty() && !report.writeJson(o.jsonPath)) {
@@ -250,6 +253,10 @@ int runRank(const Options& o, const World& w) {
     expectSuccess(mixcclCommDestroy(comm), "mixcclCommDestroy", "end of the benchmark", nullptr);
     return report.wrongTotal() == 0 ? kExitOk : kExitWrongValues;
   } catch (const CallFailed& e) {
+    std::fprintf(stderr, "mixccl-perf: rank %d: %s\n", w.rank, e.what());
+    mixcclCommAbort(comm);
+    return kExitError;
+  } catch (const std::runtime_error& e) {
     std::fprintf(stderr, "mixccl-perf: rank %d: %s\n", w.rank, e.what());
     mixcclCommAbort(comm);
     return kExitError;

@@ -14,6 +14,14 @@
 #include <bit>
 #include <cstdint>
 
+// The GPU kernels (backends/devices/gpu) convert with this same code, so every backend rounds
+// alike; there the conversions are compiled for the device too.
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define MIXCCL_HOST_DEVICE __host__ __device__
+#else
+#define MIXCCL_HOST_DEVICE
+#endif
+
 namespace mixccl::cpu {
 
 // What a format does with its top exponent and with values too large for it.
@@ -38,7 +46,7 @@ struct NarrowFloatFormat {
   static constexpr uint32_t kQuietBit = 1u << (ManBits - 1);
 
   // Exact: every value of the format is a float.
-  static float toFloat(uint32_t bits) {
+  MIXCCL_HOST_DEVICE static float toFloat(uint32_t bits) {
     // The arithmetic is in int32_t on purpose: every value here is non-negative and below 2^31,
     // and SSE2 has signed compares and int-to-float conversion but no unsigned ones, so signed
     // types keep the vectorized loop short.
@@ -68,7 +76,7 @@ struct NarrowFloatFormat {
   }
 
   // Round to nearest, ties to even. (int32_t arithmetic for the same reason as above.)
-  static uint32_t fromFloat(float value) {
+  MIXCCL_HOST_DEVICE static uint32_t fromFloat(float value) {
     const int32_t bits = std::bit_cast<int32_t>(value);
     const int32_t abs = bits & 0x7FFFFFFF;
     const int32_t sign = static_cast<int32_t>(static_cast<uint32_t>(bits) >> 31) << (ExpBits + ManBits);
@@ -127,13 +135,13 @@ using Bfloat16Format = NarrowFloatFormat<8, 7, FloatFormatKind::Ieee>;
 using Fp8E4M3Format = NarrowFloatFormat<4, 3, FloatFormatKind::FiniteNanOnes>;
 using Fp8E5M2Format = NarrowFloatFormat<5, 2, FloatFormatKind::IeeeSaturating>;
 
-inline float float16ToFloat(uint16_t h) { return Float16Format::toFloat(h); }
-inline uint16_t floatToFloat16(float f) { return static_cast<uint16_t>(Float16Format::fromFloat(f)); }
-inline float bfloat16ToFloat(uint16_t h) { return Bfloat16Format::toFloat(h); }
-inline uint16_t floatToBfloat16(float f) { return static_cast<uint16_t>(Bfloat16Format::fromFloat(f)); }
-inline float fp8e4m3ToFloat(uint8_t b) { return Fp8E4M3Format::toFloat(b); }
-inline uint8_t floatToFp8e4m3(float f) { return static_cast<uint8_t>(Fp8E4M3Format::fromFloat(f)); }
-inline float fp8e5m2ToFloat(uint8_t b) { return Fp8E5M2Format::toFloat(b); }
-inline uint8_t floatToFp8e5m2(float f) { return static_cast<uint8_t>(Fp8E5M2Format::fromFloat(f)); }
+MIXCCL_HOST_DEVICE inline float float16ToFloat(uint16_t h) { return Float16Format::toFloat(h); }
+MIXCCL_HOST_DEVICE inline uint16_t floatToFloat16(float f) { return static_cast<uint16_t>(Float16Format::fromFloat(f)); }
+MIXCCL_HOST_DEVICE inline float bfloat16ToFloat(uint16_t h) { return Bfloat16Format::toFloat(h); }
+MIXCCL_HOST_DEVICE inline uint16_t floatToBfloat16(float f) { return static_cast<uint16_t>(Bfloat16Format::fromFloat(f)); }
+MIXCCL_HOST_DEVICE inline float fp8e4m3ToFloat(uint8_t b) { return Fp8E4M3Format::toFloat(b); }
+MIXCCL_HOST_DEVICE inline uint8_t floatToFp8e4m3(float f) { return static_cast<uint8_t>(Fp8E4M3Format::fromFloat(f)); }
+MIXCCL_HOST_DEVICE inline float fp8e5m2ToFloat(uint8_t b) { return Fp8E5M2Format::toFloat(b); }
+MIXCCL_HOST_DEVICE inline uint8_t floatToFp8e5m2(float f) { return static_cast<uint8_t>(Fp8E5M2Format::fromFloat(f)); }
 
 }  // namespace mixccl::cpu

@@ -1,10 +1,12 @@
 #include "backends/transports/shm/doorbell.h"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 
@@ -24,9 +26,23 @@ inline void cpuRelax() {
 #endif
 }
 
-// Enough to cover a peer that is running right now, short enough not to matter when it is not
-// (the machine may have more ranks than cores).
-constexpr int kSpinIterations = 256;
+// Waiting has three phases, cheapest wake-up first:
+//  1. spin on the word (5 us when every rank of the host has a core, none otherwise): a peer
+//     running on another core answers within this, and neither side makes a system call;
+//  2. spin with sched_yield() (up to kYieldBudgetNs): when ranks outnumber cores (4 ranks on 2 cores
+//     in CI) the peer we wait for may be queued behind us; yielding hands it the core at once, and
+//     the ringer still needs no futex call because nobody is registered as a sleeper;
+//  3. sleep on the futex until rung or timed out: a long wait (a slow peer, a hung job) costs no CPU.
+// The yield phase is bounded in time, so an idle rank stops burning a core after a couple of ms.
+constexpr uint64_t kYieldBudgetNs = 2'000'000;
+constexpr int kYieldsPerClockRead = 16;
+constexpr int kSpinsPerClockRead = 64;
+
+uint64_t nowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 }  // namespace
 
@@ -41,12 +57,36 @@ void ring(DoorbellWord* bell) {
   }
 }
 
-void sleep(DoorbellWord* bell, uint32_t seen, uint64_t timeoutNs) {
-  for (int i = 0; i < kSpinIterations; ++i) {
-    if (seq(bell).load(std::memory_order_acquire) != seen) return;
-    cpuRelax();
+void sleep(DoorbellWord* bell, uint32_t seen, uint64_t timeoutNs, uint64_t spinNs) {
+  if (seq(bell).load(std::memory_order_acquire) != seen) return;
+  uint64_t start = 0;
+  if (spinNs > 0) {
+    start = nowNs();
+    const uint64_t spinFor = std::min(spinNs, timeoutNs);
+    for (int i = 1;; ++i) {
+      if (seq(bell).load(std::memory_order_acquire) != seen) return;
+      cpuRelax();
+      if (i % kSpinsPerClockRead == 0 && nowNs() - start >= spinFor) break;
+    }
   }
   if (timeoutNs == 0) return;
+  const uint64_t spun = spinNs > 0 ? nowNs() - start : 0;
+  if (spun >= timeoutNs) return;
+  timeoutNs -= spun;
+  start = nowNs();
+  const uint64_t yieldFor = std::min(kYieldBudgetNs, timeoutNs);
+  for (int i = 1;; ++i) {
+    sched_yield();
+    if (seq(bell).load(std::memory_order_acquire) != seen) return;
+    if (i % kYieldsPerClockRead == 0) {
+      uint64_t spent = nowNs() - start;
+      if (spent >= yieldFor) {
+        if (spent >= timeoutNs) return;
+        timeoutNs -= spent;
+        break;
+      }
+    }
+  }
   sleepers(bell).fetch_add(1, std::memory_order_seq_cst);
   if (seq(bell).load(std::memory_order_seq_cst) == seen) {
     struct timespec ts;

@@ -13,6 +13,9 @@ class ShmSendTransfer final : public QueuedTransfer {
     link_->sends().post(this);
   }
   ~ShmSendTransfer() override {
+    // Finished or failed transfers have left the queue; only build the message (which formats a
+    // string) when there is something to withdraw: this destructor runs on every small call.
+    if (done_ || !status_.isOk()) return;
     link_->sends().withdraw(this, errorStatus(mixcclInternalError,
                                               "a send to rank %d was abandoned halfway through its message",
                                               link_->peer()));
@@ -37,6 +40,7 @@ class ShmRecvTransfer final : public QueuedTransfer {
     if (status_.isOk()) link_->recvs().post(this);
   }
   ~ShmRecvTransfer() override {
+    if (done_ || !status_.isOk()) return;  // not queued any more (see ~ShmSendTransfer)
     link_->recvs().withdraw(this, errorStatus(mixcclInternalError,
                                               "a receive from rank %d was abandoned halfway through its message",
                                               link_->peer()));

@@ -1,8 +1,10 @@
 // The shared-memory transport: ranks on one host, one ring per direction per peer pair, futex
 // doorbells for wake-ups. Setup creates every name, lets every peer map it, then unlinks it, so
 // /dev/shm is clean as soon as the communicator is up, whatever happens to the processes later.
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -44,6 +46,14 @@ class ShmTransport final : public Transport {
       : rank_(ctx.rank), commHash_(ctx.commHash), peers_(std::move(peers)),
         links_(static_cast<size_t>(ctx.nranks)) {
     wake_.ownBell = &localBell_;
+    // More ranks on this host than cores this process may run on: skip the pure spin and yield at
+    // once, so that the peer we wait for gets the core (see doorbell.cc).
+    cpu_set_t cpus;
+    int usable = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+    if (usable > 0 && peers_.size() + 1 > static_cast<size_t>(usable)) spinNs_ = 0;
+    // MIXCCL_SHM_SPIN_US overrides it (0: yield at once; large: spin like MPI does on dedicated cores).
+    int64_t spinUs = env::getInt("SHM_SPIN_US", -1);
+    if (spinUs >= 0) spinNs_ = static_cast<uint64_t>(std::min<int64_t>(spinUs, 10'000'000)) * 1000;
   }
 
   const char* name() const override { return "shm"; }
@@ -62,7 +72,7 @@ class ShmTransport final : public Transport {
       interruptsSeen_ = interrupts;
       return;
     }
-    doorbell::sleep(wake_.ownBell, seen, timeoutNs);
+    doorbell::sleep(wake_.ownBell, seen, timeoutNs, spinNs_);
     interruptsSeen_ = interrupts_.load(std::memory_order_acquire);
   }
 
@@ -93,6 +103,7 @@ class ShmTransport final : public Transport {
   ShmWakeState wake_;
   std::atomic<uint64_t> interrupts_{0};
   uint64_t interruptsSeen_ = 0;
+  uint64_t spinNs_ = doorbell::kDedicatedSpinNs;
 };
 
 Status ShmTransport::checkConfig() {

@@ -1,0 +1,307 @@
+#!/usr/bin/python3
+"""Peer comparison: mixccl against OpenMPI's MPI_Allreduce and PyTorch's Gloo backend.
+
+One command, run from the repository root after scripts/build.sh (or with --build DIR):
+
+    /usr/bin/python3 bench/compare/run.py            # 2 and 4 ranks, 8 B to 64 MiB
+    bench/compare/run.sh                             # the same, building first if needed
+
+For each rank count it runs, in turn and --repeat times (alternating, so that a noisy spell on a
+shared machine hits every system alike), mixccl-perf, the OpenMPI timer (mpi_allreduce.c under
+mpirun) and the Gloo timer (gloo_allreduce.py), keeps each system's best time per size, and prints
+latency and bus bandwidth with the ratios mixccl/peer. Then a sweep: mixccl with every all-reduce
+algorithm forced through MIXCCL_ALGO against the tuner's own pick. It writes JSON and a PNG plot
+(bus bandwidth against size, one line per system) and checks the issue's targets.
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+SMALL_MAX = 64 * 1024  # sizes up to here are latency-bound: many iterations
+
+
+def parse_bytes(text):
+    mult = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+    text = str(text)
+    if text[-1].upper() in mult:
+        return int(float(text[:-1]) * mult[text[-1].upper()])
+    return int(text)
+
+
+def size_text(n):
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} B"
+
+
+def run(cmd, env=None, timeout=900):
+    """Runs a command, returns stdout; raises with its stderr when it fails."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    p = subprocess.run(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited with {p.returncode}:\n{p.stderr[-3000:]}")
+    return p.stdout
+
+
+def parse_lines(text):
+    """'bytes time_us algbw busbw' lines (the OpenMPI and Gloo timers) -> {bytes: (time_us, busbw)}."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0].isdigit():
+            if len(parts) > 4 and parts[4] == "WRONG":
+                raise RuntimeError(f"the peer computed a wrong result at {parts[0]} bytes")
+            out[int(parts[0])] = (float(parts[1]), float(parts[3]))
+    return out
+
+
+class Systems:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.abspath(args.build)
+        self.perf = os.path.join(self.build, "bin", "mixccl-perf")
+        self.topo = os.path.join(self.build, "bin", "mixccl-topo")
+        if not os.access(self.perf, os.X_OK):
+            sys.exit(f"compare: {self.perf} is missing: run scripts/build.sh first (or pass --build DIR)")
+        self.mpi = self._mpi_program()
+        self.tmp = tempfile.mkdtemp(prefix="mixccl-compare-")
+
+    def _mpi_program(self):
+        built = os.path.join(self.build, "bin", "mpi-allreduce-bench")
+        if os.access(built, os.X_OK):
+            return built
+        if shutil.which("mpicc") is None or shutil.which("mpirun") is None:
+            print("compare: OpenMPI skipped: mpicc/mpirun not found (apt-get install libopenmpi-dev openmpi-bin)")
+            return None
+        out = os.path.join(tempfile.mkdtemp(prefix="mixccl-mpi-"), "mpi-allreduce-bench")
+        run(["mpicc", "-O2", os.path.join(HERE, "mpi_allreduce.c"), "-o", out])
+        return out
+
+    def _ranges(self, factor=2):
+        """(first, last, iterations, warm-up) per size range: many iterations where latency rules."""
+        lo, hi = parse_bytes(self.args.minbytes), parse_bytes(self.args.maxbytes)
+        sizes = []
+        size = lo
+        while size <= hi:
+            sizes.append(size)
+            size *= factor
+        small = [x for x in sizes if x <= SMALL_MAX]
+        large = [x for x in sizes if x > SMALL_MAX]
+        ranges = []
+        if small:
+            ranges.append((small[0], small[-1], self.args.iters_small, max(10, self.args.iters_small // 10)))
+        if large:
+            ranges.append((large[0], large[-1], self.args.iters_large, 3))
+        return ranges
+
+    def mixccl(self, nranks, env=None, factor=2):
+        """{bytes: (time_us, busbw)} from mixccl-perf (out of place, float sum, unchecked: speed only)."""
+        out = {}
+        for (a, b, iters, warm) in self._ranges(factor):
+            path = os.path.join(self.tmp, f"perf-{nranks}-{a}.json")
+            run([self.perf, "all_reduce", "-np", str(nranks), "-b", str(a), "-e", str(b), "-f", str(factor),
+                 "-n", str(iters), "-w", str(warm), "-c", "0", "--json", path], env=env)
+            with open(path) as f:
+                doc = json.load(f)
+            for row in doc["rows"]:
+                m = row["out_of_place"]
+                out[int(row["size_bytes"])] = (float(m["time_us"]), float(m["busbw_gbps"]))
+        return out
+
+    def openmpi(self, nranks):
+        if self.mpi is None:
+            return {}
+        out = {}
+        for (a, b, iters, warm) in self._ranges():
+            # OpenMPI's defaults, as a user would run it (root here, and more ranks than cores).
+            text = run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(nranks), self.mpi, str(a),
+                        str(b), str(iters), str(warm)])
+            out.update(parse_lines(text))
+        return out
+
+    def gloo(self, nranks):
+        if self.args.no_gloo:
+            return {}
+        out = {}
+        for (a, b, iters, warm) in self._ranges():
+            iters = max(10, iters // 20)  # Gloo is ~1000x slower at small sizes; keep the run short
+            text = run(["/usr/bin/python3", os.path.join(HERE, "gloo_allreduce.py"), str(nranks), str(a), str(b),
+                        str(iters), "3"])
+            out.update(parse_lines(text))
+        return out
+
+
+def best_of(results):
+    """Per size, the fastest of several runs (other load only ever slows a run down)."""
+    best = {}
+    for r in results:
+        for size, (t, bw) in r.items():
+            if size not in best or t < best[size][0]:
+                best[size] = (t, bw)
+    return best
+
+
+def allreduce_algorithms(systems):
+    try:
+        text = run([systems.topo, "--list-algorithms"])
+    except (RuntimeError, FileNotFoundError) as e:
+        print(f"compare: cannot list algorithms ({e}); sweep skipped")
+        return []
+    return [line.split()[1] for line in text.splitlines() if line.startswith("AllReduce ")]
+
+
+def fmt_ratio(x):
+    return "-" if x is None else f"{x:.2f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="mixccl build directory (default build/)")
+    ap.add_argument("--ranks", default="2,4", help="rank counts, comma-separated")
+    ap.add_argument("--minbytes", default="8")
+    ap.add_argument("--maxbytes", default="64M")
+    ap.add_argument("--repeat", type=int, default=2, help="alternating runs per system; the best is kept")
+    ap.add_argument("--iters-small", type=int, default=1000, help="timed iterations up to 64 KiB")
+    ap.add_argument("--iters-large", type=int, default=20, help="timed iterations above 64 KiB")
+    ap.add_argument("--no-gloo", action="store_true", help="skip Gloo (it takes most of the time)")
+    ap.add_argument("--no-sweep", action="store_true", help="skip the forced-algorithm sweep")
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "compare"), help="where JSON and PNG go")
+    args = ap.parse_args()
+
+    systems = Systems(args)
+    os.makedirs(args.out, exist_ok=True)
+    ranks = [int(x) for x in args.ranks.split(",")]
+    load = os.getloadavg()
+    started = time.time()
+    doc = {"machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
+                       "cores": os.cpu_count(), "kernel": platform.release(),
+                       "load_average_at_start": load},
+           "parameters": vars(args), "results": {}, "sweep": {}, "targets": []}
+    print(f"# mixccl peer comparison on {platform.node()}: {os.cpu_count()} cores, load average {load[0]:.2f} "
+          f"at start (numbers from a busy machine are noisy)")
+
+    for n in ranks:
+        runs = {"mixccl": [], "openmpi": [], "gloo": []}
+        for rep in range(args.repeat):
+            print(f"# {n} ranks: run {rep + 1} of {args.repeat} (mixccl, OpenMPI, Gloo in turn)", flush=True)
+            runs["mixccl"].append(systems.mixccl(n))
+            runs["openmpi"].append(systems.openmpi(n))
+            runs["gloo"].append(systems.gloo(n))
+        best = {k: best_of(v) for k, v in runs.items()}
+        doc["results"][str(n)] = {k: {str(s): {"time_us": t, "busbw_gbps": bw} for s, (t, bw) in v.items()}
+                                  for k, v in best.items()}
+        print(f"\n## float sum all-reduce, {n} ranks (best of {args.repeat}); ratio = peer time / mixccl time "
+              f"(> 1: mixccl faster)")
+        print(f"{'size':>10} | {'mixccl us':>10} {'GB/s':>6} | {'OpenMPI us':>10} {'GB/s':>6} {'ratio':>6} | "
+              f"{'Gloo us':>10} {'GB/s':>6} {'ratio':>7}")
+        for size in sorted(best["mixccl"]):
+            mt, mb = best["mixccl"][size]
+            ot, ob = best["openmpi"].get(size, (None, None))
+            gt, gb = best["gloo"].get(size, (None, None))
+            r_mpi = ot / mt if ot else None
+            r_gloo = gt / mt if gt else None
+            def cell(x, width, decimals):
+                return f"{x:{width}.{decimals}f}" if x is not None else f"{'-':>{width}}"
+            print(f"{size_text(size):>10} | {mt:10.2f} {mb:6.2f} | {cell(ot, 10, 2)} {cell(ob, 6, 2)} "
+                  f"{fmt_ratio(r_mpi):>6} | {cell(gt, 10, 1)} {cell(gb, 6, 2)} {fmt_ratio(r_gloo):>7}")
+            if ot:
+                if size <= 4096:
+                    doc["targets"].append({"ranks": n, "size": size, "target": "latency <= 1.2x OpenMPI",
+                                           "value": mt / ot, "met": mt <= 1.2 * ot})
+                if size >= 8 << 20:
+                    doc["targets"].append({"ranks": n, "size": size, "target": "busbw >= 1.5x OpenMPI",
+                                           "value": mb / ob if ob else None, "met": bool(ob) and mb >= 1.5 * ob})
+            if gt:
+                if size <= 64 * 1024:
+                    doc["targets"].append({"ranks": n, "size": size, "target": ">= 10x Gloo speed",
+                                           "value": gt / mt, "met": gt >= 10 * mt})
+                if size >= 8 << 20:
+                    doc["targets"].append({"ranks": n, "size": size, "target": ">= 2x Gloo speed",
+                                           "value": gt / mt, "met": gt >= 2 * mt})
+
+    if not args.no_sweep:
+        algos = allreduce_algorithms(systems)
+        for n in ranks:
+            print(f"\n## tuner vs forced MIXCCL_ALGO, all-reduce, {n} ranks (time in us; best of {args.repeat})")
+            per = {}
+            for rep in range(args.repeat):
+                for name in ["tuner"] + algos:
+                    env = {} if name == "tuner" else {"MIXCCL_ALGO": f"allreduce:{name}"}
+                    try:
+                        per.setdefault(name, []).append(systems.mixccl(n, env=env, factor=8))
+                    except RuntimeError as e:
+                        print(f"compare: {name} failed: {e}")
+            per = {k: best_of(v) for k, v in per.items()}
+            doc["sweep"][str(n)] = {k: {str(s): t for s, (t, _) in v.items()} for k, v in per.items()}
+            names = ["tuner"] + [a for a in algos if a in per]
+            print(f"{'size':>10} " + " ".join(f"{a:>12}" for a in names) + "   tuner/best")
+            for size in sorted(per.get("tuner", {})):
+                times = {a: per[a][size][0] for a in names if size in per[a]}
+                best_forced = min(t for a, t in times.items() if a != "tuner") if len(times) > 1 else None
+                ratio = times["tuner"] / best_forced if best_forced else None
+                print(f"{size_text(size):>10} " + " ".join(f"{times.get(a, float('nan')):12.2f}" for a in names) +
+                      f"   {fmt_ratio(ratio)}")
+                if ratio is not None:
+                    doc["targets"].append({"ranks": n, "size": size, "target": "tuner within 10% of best forced",
+                                           "value": ratio, "met": ratio <= 1.10})
+
+    met = sum(1 for t in doc["targets"] if t["met"])
+    print(f"\n## targets: {met} of {len(doc['targets'])} met")
+    for t in doc["targets"]:
+        if not t["met"]:
+            v = "-" if t["value"] is None else f"{t['value']:.2f}"
+            print(f"  MISSED: {t['ranks']} ranks, {size_text(t['size'])}: {t['target']} (value {v})")
+    doc["machine"]["load_average_at_end"] = os.getloadavg()
+    doc["seconds"] = time.time() - started
+    json_path = os.path.join(args.out, "compare.json")
+    with open(json_path, "w") as f:
+        json.dump(doc, f, indent=2)
+    print(f"# wrote {json_path}")
+    plot(doc, os.path.join(args.out, "compare.png"))
+    return 0
+
+
+def plot(doc, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("compare: PNG skipped: matplotlib missing (apt-get install python3-matplotlib)")
+        return
+    ranks = sorted(doc["results"], key=int)
+    fig, axes = plt.subplots(1, len(ranks), figsize=(6 * len(ranks), 4.5), squeeze=False)
+    for ax, n in zip(axes[0], ranks):
+        for system, style in (("mixccl", "o-"), ("openmpi", "s--"), ("gloo", "^:")):
+            series = doc["results"][n].get(system, {})
+            if not series:
+                continue
+            sizes = sorted(int(s) for s in series)
+            ax.plot(sizes, [series[str(s)]["busbw_gbps"] for s in sizes], style, label=system, markersize=3)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("message size (bytes)")
+        ax.set_ylabel("bus bandwidth (GB/s)")
+        ax.set_title(f"float sum all-reduce, {n} ranks")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"{doc['machine']['host']}: {doc['machine']['cores']} cores")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"# wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+#include "core/comm_topology.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "core/comm.h"
+#include "core/engine.h"
+#include "core/env.h"
+#include "core/log.h"
+#include "core/tuner.h"
+#include "topology/discovery.h"
+#include "topology/topology_file.h"
+
+namespace mixccl {
+namespace {
+
+constexpr int kMaxCaches = 4;
+constexpr int kMaxNics = 8;
+constexpr size_t kMaxClasses = 8;
+
+// One rank's host as it travels through the bootstrap allGather (plain bytes).
+struct HostRecord {
+  uint64_t id;
+  char name[64];
+  char discoveredBy[32];
+  char deviceKind[32];
+  int32_t deviceOrdinal;
+  int32_t packages, numaNodes, cores, pus;
+  int32_t nCaches, nNics;
+  struct {
+    int32_t level, count;
+    uint64_t bytes;
+  } caches[kMaxCaches];
+  struct {
+    char name[16];
+    char address[48];
+    double speedGbps;
+    int32_t loopback;
+  } nics[kMaxNics];
+};
+
+// What one rank measured: NaN where it measured nothing.
+struct Measurement {
+  double alphaUs[kMaxClasses];
+  double betaGBps[kMaxClasses];
+  double copyGBps;
+  double reduceGBps;
+};
+
+template <size_t N>
+void copyText(char (&dst)[N], const std::string& src) {
+  std::snprintf(dst, N, "%s", src.c_str());
+}
+
+const HostInfo& localHost() {
+  // hwloc loads in milliseconds, but every communicator of a process would repeat it.
+  static std::once_flag once;
+  static HostInfo host;
+  std::call_once(once, [] { host = discoverLocalHost(); });
+  return host;
+}
+
+HostRecord packHost(const mixcclComm* comm) {
+  const HostInfo& h = localHost();
+  HostRecord r;
+  std::memset(&r, 0, sizeof(r));
+  r.id = comm->peers[static_cast<size_t>(comm->rank)].hostId;  // the identity the transports used
+  copyText(r.name, h.name);
+  copyText(r.discoveredBy, h.discoveredBy);
+  copyText(r.deviceKind, comm->device->kind());
+  r.deviceOrdinal = comm->device->ordinal();
+  r.packages = h.packages;
+  r.numaNodes = h.numaNodes;
+  r.cores = h.cores;
+  r.pus = h.pus;
+  for (const auto& c : h.caches) {
+    if (r.nCaches == kMaxCaches) break;
+    r.caches[r.nCaches++] = {c.level, c.count, c.bytes};
+  }
+  for (const auto& n : h.nics) {
+    if (r.nNics == kMaxNics) break;
+    auto& out = r.nics[r.nNics++];
+    copyText(out.name, n.name);
+    copyText(out.address, n.address);
+    out.speedGbps = n.speedGbps;
+    out.loopback = n.loopback ? 1 : 0;
+  }
+  return r;
+}
+
+HostInfo unpackHost(const HostRecord& r) {
+  HostInfo h;
+  h.id = r.id;
+  h.name = std::string(r.name, strnlen(r.name, sizeof(r.name)));
+  h.discoveredBy = std::string(r.discoveredBy, strnlen(r.discoveredBy, sizeof(r.discoveredBy)));
+  h.packages = r.packages;
+  h.numaNodes = r.numaNodes;
+  h.cores = r.cores;
+  h.pus = r.pus;
+  for (int i = 0; i < std::clamp(r.nCaches, 0, kMaxCaches); ++i)
+    h.caches.push_back({r.caches[i].level, r.caches[i].bytes, r.caches[i].count});
+  for (int i = 0; i < std::clamp(r.nNics, 0, kMaxNics); ++i) {
+    NetworkInterface n;
+    n.name = std::string(r.nics[i].name, strnlen(r.nics[i].name, sizeof(r.nics[i].name)));
+    n.address = std::string(r.nics[i].address, strnlen(r.nics[i].address, sizeof(r.nics[i].address)));
+    n.speedGbps = r.nics[i].speedGbps;
+    n.loopback = r.nics[i].loopback != 0;
+    h.nics.push_back(n);
+  }
+  return h;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Half the round trip of `iters` ping-pongs of `bytes` between this rank and `peer` (microseconds),
+// through the engine and the real link, exactly as collectives move data.
+Status pingPong(mixcclComm* comm, int peer, bool first, size_t bytes, int iters, void* buf, double* halfRttUs) {
+  Schedule s;
+  s.algorithm = "calibration ping-pong";
+  for (int i = 0; i < iters; ++i) {
+    Step send;
+    send.kind = StepKind::Send;
+    send.peer = peer;
+    send.src = {Buf::Input, 0, bytes};
+    Step recv;
+    recv.kind = StepKind::Recv;
+    recv.peer = peer;
+    recv.dst = {Buf::Output, 0, bytes};
+    s.rounds.push_back({{first ? send : recv}});
+    s.rounds.push_back({{first ? recv : send}});
+  }
+  ExecArgs exec;
+  exec.schedule = &s;
+  exec.type = mixcclUint8;
+  exec.what = "link calibration";
+  exec.buffers = {buf, static_cast<char*>(buf) + bytes, nullptr};
+  auto t0 = std::chrono::steady_clock::now();
+  MIXCCL_CHECK(runSchedule(comm, exec));
+  *halfRttUs = secondsSince(t0) * 1e6 / (2.0 * iters);
+  return Status::ok();
+}
+
+constexpr size_t kLargeBytes = 1 << 20;
+constexpr size_t kRateBytes = 1 << 20;
+
+// Measures the link classes this rank is the designated pair for (the lowest pair of each class).
+Status measureLinks(mixcclComm* comm, const Topology& t, void* buf, Measurement* m) {
+  const int n = t.nranks();
+  for (size_t c = 0; c < t.linkClasses.size() && c < kMaxClasses; ++c) {
+    int a = -1, b = -1;
+    for (int i = 0; i < n && a < 0; ++i)
+      for (int j = i + 1; j < n; ++j)
+        if (t.linkOf[static_cast<size_t>(i * n + j)] == c && t.linkOf[static_cast<size_t>(j * n + i)] == c) {
+          a = i, b = j;
+          break;
+        }
+    if (a < 0 || (comm->rank != a && comm->rank != b)) continue;
+    const int peer = comm->rank == a ? b : a;
+    const bool first = comm->rank == a;
+    double warm, small, large;
+    // Warm-up at both sizes first: the first large message faults in the buffers and the link's
+    // own memory (shm rings), which would otherwise pass for a slow link.
+    MIXCCL_CHECK(pingPong(comm, peer, first, kLargeBytes, 1, buf, &warm));
+    MIXCCL_CHECK(pingPong(comm, peer, first, 8, 5, buf, &warm));
+    // The best of three batches: other processes on a shared machine only ever make a batch slower.
+    small = large = 1e30;
+    // Small messages first: right after large ones, the device's helper threads may still be spinning
+    // on the cores (oneTBB workers do for a while) and would make the link look slow.
+    for (int batch = 0; batch < 3; ++batch) {
+      double us;
+      MIXCCL_CHECK(pingPong(comm, peer, first, 8, 10, buf, &us));
+      small = std::min(small, us);
+    }
+    for (int batch = 0; batch < 3; ++batch) {
+      double us;
+      MIXCCL_CHECK(pingPong(comm, peer, first, kLargeBytes, 1, buf, &us));
+      large = std::min(large, us);
+    }
+    MIXCCL_TRACE("%s rank %d: link %s to rank %d: 8 B half round trip %.2f us, %zu B %.2f us", comm->name.c_str(),
+                 comm->rank, t.linkClasses[c].name.c_str(), peer, small, kLargeBytes, large);
+    m->alphaUs[c] = small;
+    // The large message's time beyond one small message's is the bandwidth term.
+    m->betaGBps[c] = static_cast<double>(kLargeBytes) / std::max(large - small, 1e-3) * 1e-3;
+  }
+  return Status::ok();
+}
+
+// Copy and float-sum reduce rates of this rank's device (only the first rank of each island runs
+// it, so ranks sharing cores do not slow each other's measurement).
+Status measureDevice(mixcclComm* comm, void* buf, Measurement* m) {
+  Device* dev = comm->device.get();
+  char* base = static_cast<char*>(buf);
+  const size_t count = kRateBytes / sizeof(float);
+  MIXCCL_CHECK(dev->copy(base, base + kRateBytes, kRateBytes));  // touch the pages
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) MIXCCL_CHECK(dev->copy(base, base + kRateBytes, kRateBytes));
+  m->copyGBps = 3.0 * kRateBytes / std::max(secondsSince(t0), 1e-9) * 1e-9;
+  MIXCCL_CHECK(dev->reduce(base, base + kRateBytes, base + 2 * kRateBytes, count, mixcclFloat32, ReduceOp::Sum));
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i)
+    MIXCCL_CHECK(dev->reduce(base, base + kRateBytes, base + 2 * kRateBytes, count, mixcclFloat32, ReduceOp::Sum));
+  m->reduceGBps = 3.0 * kRateBytes / std::max(secondsSince(t0), 1e-9) * 1e-9;
+  return Status::ok();
+}
+
+// Combines every rank's measurements into the topology (the same on every rank: all see the same
+// gathered table and combine it the same way).
+void applyMeasurements(const std::vector<Measurement>& all, Topology* t) {
+  for (size_t c = 0; c < t->linkClasses.size() && c < kMaxClasses; ++c) {
+    double alpha = 0, beta = 0;
+    int got = 0;
+    for (const auto& m : all)
+      if (std::isfinite(m.alphaUs[c]) && std::isfinite(m.betaGBps[c])) alpha += m.alphaUs[c], beta += m.betaGBps[c], ++got;
+    if (got == 0) continue;
+    t->linkClasses[c].alphaUs = alpha / got;
+    t->linkClasses[c].betaGBps = beta / got;
+    t->linkClasses[c].source = "measured";
+  }
+  for (auto& d : t->deviceRates) {
+    double copy = 0, reduce = 0;
+    int got = 0;
+    for (size_t r = 0; r < all.size(); ++r)
+      if (t->ranks[r].deviceKind == d.kind && std::isfinite(all[r].copyGBps))
+        copy += all[r].copyGBps, reduce += all[r].reduceGBps, ++got;
+    if (got == 0) continue;
+    d.copyGBps = copy / got;
+    d.reduceGBps = reduce / got;
+    d.source = "measured";
+  }
+}
+
+// Takes costs from a topology file: link classes by name, device rates by kind. When the file
+// describes exactly this job (same rank count), its hosts and rank placement are used as well.
+Status applyFile(const std::string& path, Topology* t) {
+  Topology file;
+  MIXCCL_CHECK(readTopologyFile(path, &file).withContext("MIXCCL_TOPO_FILE: "));
+  for (const auto& c : file.linkClasses) {
+    int i = t->linkClassIndex(c.name);
+    if (i >= 0) t->linkClasses[static_cast<size_t>(i)] = c;
+  }
+  for (const auto& d : file.deviceRates) {
+    for (auto& mine : t->deviceRates)
+      if (mine.kind == d.kind) mine = d;
+  }
+  if (file.nranks() == t->nranks()) {
+    t->hosts = file.hosts;
+    for (size_t r = 0; r < t->ranks.size(); ++r) t->ranks[r].host = file.ranks[r].host;
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status buildCommTopology(mixcclComm* comm) {
+  const int n = comm->nranks;
+  const size_t nz = static_cast<size_t>(n);
+  Topology t;
+
+  // Hosts and ranks.
+  std::vector<HostRecord> records(nz);
+  records[static_cast<size_t>(comm->rank)] = packHost(comm);
+  MIXCCL_CHECK(comm->bootstrap->allGather(records.data(), sizeof(HostRecord)).withContext("exchanging topology: "));
+  for (size_t r = 0; r < nz; ++r) {
+    int host = -1;
+    for (size_t h = 0; h < t.hosts.size(); ++h)
+      if (t.hosts[h].id == records[r].id) host = static_cast<int>(h);
+    if (host < 0) {
+      host = static_cast<int>(t.hosts.size());
+      t.hosts.push_back(unpackHost(records[r]));
+    }
+    RankInfo info;
+    info.host = host;
+    info.deviceKind = std::string(records[r].deviceKind, strnlen(records[r].deviceKind, sizeof(records[r].deviceKind)));
+    info.deviceOrdinal = records[r].deviceOrdinal;
+    t.ranks.push_back(info);
+    if (t.ratesOf(info.deviceKind) == nullptr) t.deviceRates.push_back(defaultDeviceRates(info.deviceKind));
+  }
+
+  // Links: every rank created the same transports in the same order, so a transport's position
+  // names its class on every rank; each rank contributes its row of the pair table.
+  for (const auto& tr : comm->transports) t.addLinkClass(defaultLinkClass(tr->name()));
+  std::vector<uint8_t> rows(nz * nz, 0);
+  for (int p = 0; p < n; ++p) {
+    if (p == comm->rank) continue;
+    for (size_t i = 0; i < comm->transports.size(); ++i)
+      if (comm->linkOwner[static_cast<size_t>(p)] == comm->transports[i].get())
+        rows[static_cast<size_t>(comm->rank) * nz + static_cast<size_t>(p)] = static_cast<uint8_t>(i);
+  }
+  MIXCCL_CHECK(comm->bootstrap->allGather(rows.data(), nz).withContext("exchanging link table: "));
+  t.linkOf.assign(rows.begin(), rows.end());
+
+  // Costs.
+  auto file = env::get("TOPO_FILE");
+  bool calibrate = !file && env::getInt("CALIBRATE", 1) != 0;
+  if (file) {
+    MIXCCL_CHECK(applyFile(*file, &t));
+  } else if (calibrate) {
+    auto t0 = std::chrono::steady_clock::now();
+    Measurement mine;
+    std::fill(std::begin(mine.alphaUs), std::end(mine.alphaUs), NAN);
+    std::fill(std::begin(mine.betaGBps), std::end(mine.betaGBps), NAN);
+    mine.copyGBps = mine.reduceGBps = NAN;
+    void* buf = nullptr;
+    MIXCCL_CHECK(comm->device->allocate(3 * kRateBytes, &buf).withContext("calibration buffer: "));
+    {
+      // Zeros (no denormals to slow the reduce), and every page faulted in before the clock runs.
+      // The copy takes host memory as its source, which every backend accepts (pinned or not).
+      std::vector<char> zeros(3 * kRateBytes, 0);
+      MIXCCL_CHECK(comm->device->copy(buf, zeros.data(), zeros.size()));
+    }
+    Status st = measureLinks(comm, t, buf, &mine);
+    std::vector<int> isl = t.islands();
+    bool firstOfIsland = std::find(isl.begin(), isl.end(), isl[static_cast<size_t>(comm->rank)]) - isl.begin() ==
+                         comm->rank;
+    if (st.isOk() && firstOfIsland) st = measureDevice(comm, buf, &mine);
+    comm->device->release(buf);
+    MIXCCL_CHECK(st.withContext("calibrating links (MIXCCL_CALIBRATE=0 skips this): "));
+    std::vector<Measurement> all(nz);
+    all[static_cast<size_t>(comm->rank)] = mine;
+    MIXCCL_CHECK(comm->bootstrap->allGather(all.data(), sizeof(Measurement)).withContext("exchanging calibration: "));
+    applyMeasurements(all, &t);
+    MIXCCL_INFO("%s rank %d: calibrated links and devices in %.1f ms", comm->name.c_str(), comm->rank,
+                secondsSince(t0) * 1e3);
+  }
+  std::string bad = t.validate();
+  if (!bad.empty()) return errorStatus(mixcclInternalError, "the detected topology is inconsistent: %s", bad.c_str());
+
+  if (comm->rank == 0 && log::enabled(log::Level::Info)) {
+    std::string text = describeTopology(t);
+    MIXCCL_INFO("%s topology (%s):\n%s", comm->name.c_str(),
+                file ? ("costs from " + *file).c_str() : (calibrate ? "costs measured at init" : "built-in costs, "
+                "MIXCCL_CALIBRATE=0"), text.c_str());
+  }
+  if (auto dump = env::get("TOPO_DUMP"); dump && comm->rank == 0) {
+    Status st = writeTopologyFile(*dump, t);
+    if (!st.isOk()) MIXCCL_WARN("MIXCCL_TOPO_DUMP: %s", st.message().c_str());
+    else MIXCCL_INFO("%s: topology written to %s", comm->name.c_str(), dump->c_str());
+  }
+  comm->tuner = std::make_shared<Tuner>(std::move(t), comm->rank, comm->name);
+  return Status::ok();
+}
+
+}  // namespace mixccl

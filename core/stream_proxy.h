@@ -1,0 +1,54 @@
+// Stream-ordered collectives (NCCL's semantics on devices with streams): the API call marks its
+// place in the user's stream (Device::openGate), queues the operations here and returns at once.
+// One proxy thread per communicator then, in call order: waits until the user's stream reaches
+// the call (the inputs are ready), runs the operations (device copies and reductions on the
+// device's own stream, host staging for the wire), and releases the user's stream, which has been
+// waiting on the device for a host-written counter (no kernel spins, no host thread blocks in the
+// user's stream). A failure is reported by mixcclCommGetAsyncError, and the stream is released
+// anyway so that the user's program can see it instead of hanging.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "backends/devices/device.h"
+#include "core/op.h"
+
+struct mixcclComm;
+
+namespace mixccl {
+
+class StreamProxy {
+ public:
+  explicit StreamProxy(mixcclComm* comm);
+  ~StreamProxy();  // runs (or, after an abort, fails fast) what is queued, then joins
+  StreamProxy(const StreamProxy&) = delete;
+  StreamProxy& operator=(const StreamProxy&) = delete;
+
+  void enqueue(std::vector<Op> ops, std::vector<std::unique_ptr<StreamGate>> gates);
+
+ private:
+  struct Batch {
+    std::vector<Op> ops;
+    std::vector<std::unique_ptr<StreamGate>> gates;
+    std::shared_ptr<void> active;  // an ActiveOp: destroy waits until the batch has run
+  };
+  void loop();
+  void runBatch(Batch& b);
+
+  mixcclComm* comm_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Batch> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Runs ops now, on this thread (what runOps does when no user stream is involved).
+Status runOpsNow(mixcclComm* comm, const std::vector<Op>& ops);
+
+}  // namespace mixccl

@@ -1,0 +1,189 @@
+// The topology a live communicator builds at init (multi-process): MIXCCL_TOPO_DUMP writes what
+// was detected and measured, MIXCCL_CALIBRATE=0 and MIXCCL_TOPO_FILE replace the measurement, a bad
+// file fails init with a sentence naming it, and MIXCCL_ALGO refuses names that do not exist.
+// Also the tuner's caches, on a tuner built from a topology directly.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/tuner.h"
+#include "mp_harness.h"
+#include "topology/topology_file.h"
+
+namespace mixccl {
+namespace {
+
+using mixccl_test::runRanks;
+
+// Sets an environment variable for the ranks this test forks, and removes it afterwards.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) { setenv(name, value.c_str(), 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+std::string tempPath(const char* name) { return testing::TempDir() + "/" + name + std::to_string(getpid()); }
+
+// Each rank: init, one checked all-reduce, destroy.
+void allReduceOnce(int rank, int nranks, const mixcclUniqueId& id) {
+  mixcclComm_t comm = nullptr;
+  MP_CHECK_OK(mixcclCommInitRank(&comm, nranks, id, rank), nullptr);
+  std::vector<float> data(1000, static_cast<float>(rank + 1));
+  MP_CHECK_OK(mixcclAllReduce(data.data(), data.data(), data.size(), mixcclFloat32, mixcclSum, comm, nullptr), comm);
+  float want = static_cast<float>(nranks * (nranks + 1) / 2);
+  MP_EXPECT(data[0] == want && data[999] == want, "got %g and %g, want %g", data[0], data[999], want);
+  MP_CHECK_OK(mixcclCommDestroy(comm), nullptr);
+}
+
+TEST(CommTopology, DumpHoldsTheMeasuredTopology) {
+  std::string path = tempPath("mixccl-dump-");
+  ScopedEnv dump("MIXCCL_TOPO_DUMP", path);
+  auto summary = runRanks(3, allReduceOnce);
+  ASSERT_TRUE(summary.ok()) << summary.describe();
+  Topology t;
+  Status st = readTopologyFile(path, &t);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  EXPECT_EQ(t.nranks(), 3);
+  EXPECT_EQ(t.hosts.size(), 1u);
+  EXPECT_GE(t.hosts[0].cores, 1);
+  ASSERT_GE(t.linkClassIndex("shm"), 0);
+  EXPECT_EQ(t.link(0, 1).name, "shm");
+  EXPECT_EQ(t.link(0, 1).source, "measured");
+  EXPECT_GT(t.link(0, 1).betaGBps, 0);
+  ASSERT_NE(t.ratesOf("cpu"), nullptr);
+  EXPECT_EQ(t.ratesOf("cpu")->source, "measured");
+  std::remove(path.c_str());
+}
+
+TEST(CommTopology, SocketLinksAreMeasuredToo) {
+  std::string path = tempPath("mixccl-dump-socket-");
+  ScopedEnv dump("MIXCCL_TOPO_DUMP", path);
+  ScopedEnv transport("MIXCCL_TRANSPORT", "socket");
+  auto summary = runRanks(2, allReduceOnce);
+  ASSERT_TRUE(summary.ok()) << summary.describe();
+  Topology t;
+  ASSERT_TRUE(readTopologyFile(path, &t).isOk());
+  EXPECT_EQ(t.link(1, 0).name, "socket");
+  EXPECT_EQ(t.link(1, 0).source, "measured");
+  std::remove(path.c_str());
+}
+
+TEST(CommTopology, CalibrateZeroUsesBuiltInCosts) {
+  std::string path = tempPath("mixccl-dump-nocal-");
+  ScopedEnv dump("MIXCCL_TOPO_DUMP", path);
+  ScopedEnv calibrate("MIXCCL_CALIBRATE", "0");
+  auto summary = runRanks(2, allReduceOnce);
+  ASSERT_TRUE(summary.ok()) << summary.describe();
+  Topology t;
+  ASSERT_TRUE(readTopologyFile(path, &t).isOk());
+  EXPECT_EQ(t.link(0, 1).source, "default");
+  EXPECT_EQ(t.ratesOf("cpu")->source, "default");
+  std::remove(path.c_str());
+}
+
+TEST(CommTopology, TopoFileSuppliesTheCosts) {
+  std::string in = tempPath("mixccl-in-"), out = tempPath("mixccl-out-");
+  {
+    std::ofstream f(in);
+    f << R"({"hosts": [{"name": "x", "ranks": 1}],
+             "links": [{"class": "shm", "alpha_us": 123, "beta_gbps": 4.5}],
+             "devices": [{"kind": "cpu", "copy_gbps": 7, "reduce_gbps": 3}]})";
+  }
+  ScopedEnv file("MIXCCL_TOPO_FILE", in);
+  ScopedEnv dump("MIXCCL_TOPO_DUMP", out);
+  auto summary = runRanks(2, allReduceOnce);
+  ASSERT_TRUE(summary.ok()) << summary.describe();
+  Topology t;
+  ASSERT_TRUE(readTopologyFile(out, &t).isOk());
+  EXPECT_EQ(t.nranks(), 2);  // the file describes another job size: only its costs are taken
+  EXPECT_DOUBLE_EQ(t.link(0, 1).alphaUs, 123);
+  EXPECT_EQ(t.link(0, 1).source, "file");
+  EXPECT_DOUBLE_EQ(t.ratesOf("cpu")->reduceGBps, 3);
+  std::remove(in.c_str());
+  std::remove(out.c_str());
+}
+
+TEST(CommTopology, BadTopoFileFailsInitAndSaysWhy) {
+  ScopedEnv file("MIXCCL_TOPO_FILE", "/nonexistent/mixccl-topology.json");
+  auto summary = runRanks(2, [](int rank, int nranks, const mixcclUniqueId& id) {
+    mixcclComm_t comm = nullptr;
+    mixcclResult_t r = mixcclCommInitRank(&comm, nranks, id, rank);
+    MP_CHECK(r == mixcclInvalidArgument, "init returned %d", static_cast<int>(r));
+    std::string why = mixcclGetLastError(nullptr);
+    MP_CHECK(why.find("/nonexistent/mixccl-topology.json") != std::string::npos, "error was: %s", why.c_str());
+  });
+  EXPECT_TRUE(summary.ok()) << summary.describe();
+}
+
+TEST(CommTopology, ForcingAnUnknownAlgorithmNamesTheKnownOnes) {
+  ScopedEnv algo("MIXCCL_ALGO", "allreduce:nosuch");
+  auto summary = runRanks(2, [](int rank, int nranks, const mixcclUniqueId& id) {
+    mixcclComm_t comm = nullptr;
+    MP_CHECK_OK(mixcclCommInitRank(&comm, nranks, id, rank), nullptr);
+    float x = 1;
+    mixcclResult_t r = mixcclAllReduce(&x, &x, 1, mixcclFloat32, mixcclSum, comm, nullptr);
+    MP_CHECK(r == mixcclInvalidArgument, "all-reduce returned %d", static_cast<int>(r));
+    std::string why = mixcclGetLastError(comm);
+    MP_CHECK(why.find("'nosuch'") != std::string::npos && why.find("ring") != std::string::npos, "error was: %s",
+             why.c_str());
+    MP_CHECK_OK(mixcclCommDestroy(comm), nullptr);
+  });
+  EXPECT_TRUE(summary.ok()) << summary.describe();
+}
+
+Topology fourRanks() {
+  Topology t;
+  HostInfo h;
+  h.cores = 4;
+  t.hosts.push_back(h);
+  for (int r = 0; r < 4; ++r) t.ranks.push_back({0, "cpu", r});
+  t.addLinkClass({"shm", 1.0, 10.0, "test"});
+  t.deviceRates.push_back({"cpu", 20.0, 10.0, "test"});
+  t.connectByHost("shm", "shm");
+  return t;
+}
+
+TEST(Tuner, DecisionsAreCachedPerBucketAndSchedulesPerShape) {
+  Tuner tuner(fourRanks(), 0, "test");
+  AlgorithmChoice a, b, c;
+  ASSERT_TRUE(tuner.choose(Collective::AllReduce, 1000, mixcclFloat32, false, &a).isOk());
+  ASSERT_TRUE(tuner.choose(Collective::AllReduce, 1023, mixcclFloat32, false, &b).isOk());  // same bucket
+  EXPECT_EQ(a.algorithm, b.algorithm);
+  EXPECT_EQ(a.chunkCount, b.chunkCount);
+  EXPECT_EQ(a.predictedUs, b.predictedUs);
+  ASSERT_TRUE(tuner.choose(Collective::AllReduce, 1 << 24, mixcclFloat32, false, &c).isOk());
+  EXPECT_GT(c.predictedUs, a.predictedUs);
+
+  CollectiveArgs args;
+  args.nranks = 4;
+  args.rank = 1;
+  args.count = 1000;
+  args.chunkCount = a.chunkCount;
+  auto s1 = tuner.schedule(a.algorithm, args);
+  auto s2 = tuner.schedule(a.algorithm, args);
+  EXPECT_EQ(s1.get(), s2.get());
+  args.count = 1001;
+  EXPECT_NE(tuner.schedule(a.algorithm, args).get(), s1.get());
+  EXPECT_EQ(s1->algorithm, a.algorithm->name);
+  EXPECT_EQ(tuner.islandWeights(), nullptr);  // one device kind: no weights
+}
+
+TEST(Tuner, IslandsOfDifferentSpeedsGetWeights) {
+  Topology t = fourRanks();
+  t.ranks[2].deviceKind = t.ranks[3].deviceKind = "cuda";
+  t.deviceRates.push_back({"cuda", 500.0, 400.0, "test"});
+  Tuner tuner(t, 0, "test");
+  EXPECT_EQ(tuner.islands(), (std::vector<int>{0, 0, 1, 1}));
+  ASSERT_NE(tuner.islandWeights(), nullptr);
+  EXPECT_LT((*tuner.islandWeights())[0], (*tuner.islandWeights())[1]);
+}
+
+}  // namespace
+}  // namespace mixccl

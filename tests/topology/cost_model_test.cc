@@ -1,0 +1,170 @@
+// The cost model against hand-computed figures, and the ranking of candidates: every registered
+// algorithm is considered, the pick is the cheapest, and the model reacts to the topology the way
+// the alpha-beta model says it must.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+#include <string>
+
+#include "algorithms/algorithm.h"
+#include "topology/cost_model.h"
+#include "topology/decision.h"
+#include "topology/topology.h"
+
+namespace mixccl {
+namespace {
+
+// n ranks on `hosts` hosts of `cores` cores, shm inside a host, socket across.
+Topology cluster(int hosts, int ranksPerHost, int cores = 64) {
+  Topology t;
+  for (int h = 0; h < hosts; ++h) {
+    HostInfo info;
+    info.name = "h" + std::to_string(h);
+    info.id = static_cast<uint64_t>(h + 1);
+    info.cores = cores;
+    t.hosts.push_back(info);
+    for (int r = 0; r < ranksPerHost; ++r) t.ranks.push_back({h, "cpu", r});
+  }
+  t.addLinkClass({"shm", 1.0, 10.0, "test"});
+  t.addLinkClass({"socket", 20.0, 1.0, "test"});
+  t.deviceRates.push_back({"cpu", 20.0, 10.0, "test"});
+  t.connectByHost("shm", "socket");
+  return t;
+}
+
+Step send(int peer, size_t n) {
+  Step s;
+  s.kind = StepKind::Send;
+  s.peer = peer;
+  s.src = {Buf::Input, 0, n};
+  return s;
+}
+Step recv(int peer, size_t n, StepKind kind = StepKind::Recv) {
+  Step s;
+  s.kind = kind;
+  s.peer = peer;
+  s.src = {Buf::Input, 0, n};
+  s.dst = {Buf::Output, 0, n};
+  return s;
+}
+
+TEST(CostModel, OneMessageCostsAlphaPlusBytesOverBeta) {
+  Topology t = cluster(1, 2);
+  CostModel model(&t);
+  std::vector<Schedule> s(2);
+  s[0].rounds.push_back({{send(1, 10000)}});
+  s[1].rounds.push_back({{recv(0, 10000)}});
+  // 40000 bytes at 10 GB/s = 4 us, plus alpha 1 us, plus one round of overhead.
+  EXPECT_NEAR(model.predictUs(s, 4), 1.0 + 4.0 + kRoundOverheadUs, 1e-9);
+}
+
+TEST(CostModel, WaitsForTheSenderToPost) {
+  Topology t = cluster(1, 2);
+  CostModel model(&t);
+  std::vector<Schedule> s(2);
+  // Rank 0 copies 200000 bytes (10 us at 20 GB/s) before it sends; rank 1 has to wait for that.
+  Step copy;
+  copy.kind = StepKind::Copy;
+  copy.src = {Buf::Input, 0, 50000};
+  copy.dst = {Buf::Output, 0, 50000};
+  s[0].rounds.push_back({{copy, send(1, 1)}});
+  s[1].rounds.push_back({{recv(0, 1)}});
+  EXPECT_NEAR(model.predictUs(s, 4), 10.0 + 1.0 + 4e-4 + kRoundOverheadUs, 1e-6);
+}
+
+TEST(CostModel, ExchangeInOneRoundDoesNotDeadlockButCrossedRendezvousDoes) {
+  Topology t = cluster(1, 2);
+  CostModel model(&t);
+  std::vector<Schedule> ok(2);
+  ok[0].rounds.push_back({{send(1, 8), recv(1, 8)}});
+  ok[1].rounds.push_back({{send(0, 8), recv(0, 8)}});
+  EXPECT_TRUE(std::isfinite(model.predictUs(ok, 1)));
+  std::vector<Schedule> stuck(2);  // both receive first, in separate rounds: nobody ever sends
+  stuck[0].rounds.push_back({{recv(1, 8)}});
+  stuck[0].rounds.push_back({{send(1, 8)}});
+  stuck[1].rounds.push_back({{recv(0, 8)}});
+  stuck[1].rounds.push_back({{send(0, 8)}});
+  EXPECT_TRUE(std::isinf(model.predictUs(stuck, 1)));
+}
+
+TEST(CostModel, SlowerLinksAndFewerCoresCostMore) {
+  Topology oneHost = cluster(1, 4), twoHosts = cluster(2, 2), crowded = cluster(1, 4, 2);
+  const Algorithm* ring = findAlgorithm(Collective::AllReduce, "ring");
+  ASSERT_NE(ring, nullptr);
+  CollectiveArgs args;
+  args.nranks = 4;
+  args.count = 1 << 20;
+  double local = CostModel(&oneHost).predictUs(*ring, args, 4);
+  double split = CostModel(&twoHosts).predictUs(*ring, args, 4);
+  double oversubscribed = CostModel(&crowded).predictUs(*ring, args, 4);
+  EXPECT_LT(local, split);
+  EXPECT_LT(local, oversubscribed);
+  // And bigger messages take longer.
+  args.count = 1 << 22;
+  EXPECT_LT(local, CostModel(&oneHost).predictUs(*ring, args, 4));
+}
+
+TEST(Decision, ConsidersEveryRegisteredAlgorithmAndPicksTheCheapest) {
+  Topology t = cluster(2, 3);
+  CostModel model(&t);
+  std::vector<int> islands = t.islands();
+  for (Collective c : {Collective::AllReduce, Collective::Broadcast, Collective::Reduce, Collective::AllGather,
+                       Collective::ReduceScatter, Collective::AlltoAll, Collective::Gather, Collective::Scatter}) {
+    std::set<std::string> registered;
+    for (const Algorithm& a : allAlgorithms())
+      if (a.collective == c) registered.insert(a.name);
+    for (size_t count : {size_t{1}, size_t{1000}, size_t{1} << 20}) {
+      DecisionQuery q;
+      q.collective = c;
+      q.count = count;
+      q.island = &islands;
+      std::vector<Candidate> ranked = rankCandidates(model, q);
+      std::set<std::string> seen;
+      for (const Candidate& x : ranked) {
+        seen.insert(x.algorithm->name);
+        EXPECT_TRUE(std::isfinite(x.predictedUs)) << collectiveName(c) << " " << x.algorithm->name << " count " << count;
+        EXPECT_LE(ranked.front().predictedUs, x.predictedUs * 1.005) << collectiveName(c) << " count " << count;
+      }
+      EXPECT_EQ(seen, registered) << collectiveName(c);
+    }
+  }
+}
+
+TEST(Decision, OnlyAlgorithmRestrictsTheCandidates) {
+  Topology t = cluster(1, 4);
+  CostModel model(&t);
+  DecisionQuery q;
+  q.count = 1 << 20;
+  q.onlyAlgorithm = "RING";
+  std::vector<Candidate> ranked = rankCandidates(model, q);
+  ASSERT_FALSE(ranked.empty());
+  for (const Candidate& x : ranked) EXPECT_STREQ(x.algorithm->name, "ring");
+}
+
+TEST(Decision, SmallMessagesPreferFewRoundsLargeOnesBandwidth) {
+  // On 8 ranks, an 8-byte all-reduce must not pick ring's 14 latency-bound rounds when a
+  // logarithmic algorithm is registered; at 64 MiB the pick moves each byte about twice at most.
+  Topology t = cluster(1, 8);
+  CostModel model(&t);
+  const Algorithm* ring = findAlgorithm(Collective::AllReduce, "ring");
+  CollectiveArgs args;
+  args.nranks = 8;
+  args.count = 2;
+  DecisionQuery q;
+  q.count = 2;
+  std::vector<Candidate> small = rankCandidates(model, q);
+  bool hasLogarithmic = findAlgorithm(Collective::AllReduce, "recdoubling") != nullptr ||
+                        findAlgorithm(Collective::AllReduce, "oneshot") != nullptr;
+  if (hasLogarithmic) {
+    EXPECT_STRNE(small.front().algorithm->name, "ring");
+  }
+  EXPECT_LE(small.front().predictedUs, model.predictUs(*ring, args, 4));
+  q.count = 16 << 20;
+  args.count = 16 << 20;
+  std::vector<Candidate> large = rankCandidates(model, q);
+  EXPECT_LE(large.front().predictedUs, model.predictUs(*ring, args, 4) * 1.005);
+}
+
+}  // namespace
+}  // namespace mixccl

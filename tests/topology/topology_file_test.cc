@@ -1,0 +1,121 @@
+// Topology files: the example cluster parses into the graph it describes, a topology survives a
+// write and a read unchanged, and every kind of mistake is refused with a sentence naming it.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+#include "topology/topology.h"
+#include "topology/topology_file.h"
+
+namespace mixccl {
+namespace {
+
+const char* kTwoHosts = R"({
+  "version": 1,
+  "hosts": [
+    {"name": "a", "cores": 4, "ranks": 2, "nics": [{"name": "eth0", "speed_gbps": 25}]},
+    {"name": "b", "cores": 4, "ranks": 2, "device": "cuda"}
+  ],
+  "links": [{"class": "shm", "alpha_us": 1, "beta_gbps": 8},
+            {"class": "socket", "alpha_us": 20, "beta_gbps": 2.5}],
+  "devices": [{"kind": "cpu", "copy_gbps": 10, "reduce_gbps": 5}]
+})";
+
+TEST(TopologyFile, ParsesHostsRanksLinksAndDevices) {
+  Topology t;
+  Status st = parseTopologyJson(kTwoHosts, &t);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  ASSERT_EQ(t.hosts.size(), 2u);
+  ASSERT_EQ(t.nranks(), 4);
+  EXPECT_EQ(t.hosts[0].nics.at(0).speedGbps, 25);
+  EXPECT_EQ(t.ranks[2].host, 1);
+  EXPECT_EQ(t.ranks[2].deviceKind, "cuda");
+  EXPECT_EQ(t.link(0, 1).name, "shm");
+  EXPECT_EQ(t.link(1, 2).name, "socket");
+  EXPECT_EQ(t.link(3, 2).name, "shm");
+  EXPECT_DOUBLE_EQ(t.link(0, 3).alphaUs, 20);
+  // cuda was not priced: it gets the built-in figures, and says so.
+  ASSERT_NE(t.ratesOf("cuda"), nullptr);
+  EXPECT_EQ(t.ratesOf("cuda")->source, "default");
+  EXPECT_EQ(t.ratesOf("cpu")->source, "file");
+  // Islands: host a's cpus, host b's cudas.
+  EXPECT_EQ(t.islands(), (std::vector<int>{0, 0, 1, 1}));
+}
+
+TEST(TopologyFile, ExampleClusterHas64RanksOn8Hosts) {
+  Topology t;
+  Status st = readTopologyFile(MIXCCL_SOURCE_DIR "/bench/topo/examples/cluster-8x8.json", &t);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  EXPECT_EQ(t.hosts.size(), 8u);
+  EXPECT_EQ(t.nranks(), 64);
+  EXPECT_EQ(t.hosts[7].name, "node-7");
+  EXPECT_NE(t.hosts[0].id, t.hosts[1].id);
+  EXPECT_EQ(t.link(0, 7).name, "shm");
+  EXPECT_EQ(t.link(0, 8).name, "socket");
+  EXPECT_EQ(t.validate(), "");
+}
+
+TEST(TopologyFile, RoundTripsThroughJson) {
+  Topology t;
+  ASSERT_TRUE(parseTopologyJson(kTwoHosts, &t).isOk());
+  // A pair that breaks the by-host rule (as MIXCCL_TRANSPORT=socket would make) must survive too.
+  t.linkOf[0 * 4 + 1] = static_cast<uint16_t>(t.linkClassIndex("socket"));
+  std::string text = topologyToJson(t);
+  Topology back;
+  Status st = parseTopologyJson(text, &back);
+  ASSERT_TRUE(st.isOk()) << st.message() << "\n" << text;
+  EXPECT_EQ(topologyToJson(back), text);
+  EXPECT_EQ(back.link(0, 1).name, "socket");
+  EXPECT_EQ(back.link(1, 0).name, "shm");
+  EXPECT_EQ(back.hosts[0].id, t.hosts[0].id);
+}
+
+TEST(TopologyFile, WritesAndReadsAFile) {
+  Topology t;
+  ASSERT_TRUE(parseTopologyJson(kTwoHosts, &t).isOk());
+  std::string path = testing::TempDir() + "/mixccl-topo-test.json";
+  ASSERT_TRUE(writeTopologyFile(path, t).isOk());
+  Topology back;
+  Status st = readTopologyFile(path, &back);
+  ASSERT_TRUE(st.isOk()) << st.message();
+  EXPECT_EQ(back.nranks(), 4);
+  std::remove(path.c_str());
+}
+
+void expectRefused(const std::string& text, const std::string& mentions) {
+  Topology t;
+  Status st = parseTopologyJson(text, &t);
+  ASSERT_FALSE(st.isOk()) << "accepted: " << text;
+  EXPECT_EQ(st.code(), mixcclInvalidArgument);
+  EXPECT_NE(st.message().find(mentions), std::string::npos) << st.message();
+}
+
+TEST(TopologyFile, RefusesMistakesWithASentence) {
+  expectRefused("not json", "topology file");
+  expectRefused(R"({"version": 2, "hosts": [{"ranks": 1}]})", "version 2");
+  expectRefused(R"({"ranks": []})", "\"hosts\"");
+  expectRefused(R"({"hosts": [{"ranks": 0}]})", "no ranks");
+  expectRefused(R"({"hosts": [{"cores": "many", "ranks": 1}]})", "\"cores\" has the wrong type");
+  expectRefused(R"({"hosts": [{"ranks": 2}], "links": [{"class": "shm", "alpha_us": 1, "beta_gbps": 0}]})",
+                "beta_gbps > 0");
+  expectRefused(R"({"hosts": [{"ranks": 2}], "links": [{"class": "shm", "alpha_us": 1}]})", "\"beta_gbps\" is missing");
+  expectRefused(R"({"hosts": [{"ranks": 1}], "ranks": [{"host": 3}]})", "names host 3");
+  expectRefused(R"({"hosts": [{"ranks": 2}], "pair_links": [{"from": 0, "to": 9, "class": "shm"}]})",
+                "does not exist");
+  Topology t;
+  Status st = readTopologyFile("/nonexistent/topo.json", &t);
+  EXPECT_NE(st.message().find("/nonexistent/topo.json"), std::string::npos) << st.message();
+}
+
+TEST(Topology, DescribesEverything) {
+  Topology t;
+  ASSERT_TRUE(parseTopologyJson(kTwoHosts, &t).isOk());
+  std::string text = describeTopology(t);
+  for (const char* part : {"2 host(s), 4 rank(s)", "nic eth0: 25 Gb/s", "link shm: alpha 1.00 us, beta 8.00 GB/s",
+                           "link socket: alpha 20.00 us", "8 directed rank pair(s)", "islands (same host, same device kind): 2"})
+    EXPECT_NE(text.find(part), std::string::npos) << part << " missing from:\n" << text;
+}
+
+}  // namespace
+}  // namespace mixccl

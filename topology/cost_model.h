@@ -1,0 +1,51 @@
+// The cost model: how long a collective takes on a topology, predicted from the schedules the
+// algorithm builds (so every algorithm, present and future, is costed by one rule, and the same
+// code drives the tuner and the simulator of mixccl-topo).
+//
+// Each message over a link of class L costs alpha_L + bytes / beta_L from the moment both sides
+// have posted it. A rank's thread does the work of its round serially: local copies and reductions
+// at the device's rates, plus its share of moving each message (half of bytes / beta per side, since
+// the calibrated beta covers sender and receiver together). Rounds of one rank run in order; rounds
+// of different ranks overlap freely and meet only through messages. Where a host has more ranks
+// than cores, work and latency there stretch by ranks / cores.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "algorithms/algorithm.h"
+#include "algorithms/schedule.h"
+#include "topology/topology.h"
+
+namespace mixccl {
+
+class CostModel {
+ public:
+  explicit CostModel(const Topology* topology);
+
+  // Predicted microseconds for one operation; schedules[r] is rank r's. A set of schedules that
+  // cannot finish (a deadlock) costs +infinity.
+  double predictUs(const std::vector<Schedule>& schedules, size_t elementBytes) const;
+
+  // Builds every rank's schedule with `algorithm` (proto.rank = 0..n-1) and predicts them.
+  double predictUs(const Algorithm& algorithm, const CollectiveArgs& proto, size_t elementBytes) const;
+
+  const Topology& topology() const { return *topology_; }
+
+ private:
+  struct RankCosts {
+    double share = 1;          // oversubscription stretch of this rank's host
+    double copyUsPerByte = 0;  // this rank's device
+    double reduceUsPerByte = 0;
+  };
+  const Topology* topology_;
+  std::vector<RankCosts> ranks_;
+};
+
+// Fixed software cost of running one round (posting, polling, bookkeeping), microseconds.
+constexpr double kRoundOverheadUs = 0.15;
+// The CPU time each message costs its sender and its receiver, as a share of its link's alpha (an
+// assumption, not measured: alpha is one message's latency, of which both ends' software is a part).
+constexpr double kMessageOverheadShare = 0.25;
+
+}  // namespace mixccl

@@ -1,0 +1,44 @@
+// Ranking the algorithms of a collective by predicted time: every algorithm registered for it
+// (algorithms/registry.cc), each with every candidate chunk size, costed by the CostModel. The
+// tuner takes the first entry; mixccl-topo prints the table; MIXCCL_DEBUG=INFO logs the runners-up.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "algorithms/algorithm.h"
+#include "topology/cost_model.h"
+
+namespace mixccl {
+
+struct Candidate {
+  const Algorithm* algorithm = nullptr;
+  size_t chunkBytes = 0;
+  double predictedUs = 0;
+};
+
+// Pipelining pieces the tuner tries (bytes); the first is the default and wins ties.
+const std::vector<size_t>& chunkCandidates();
+
+struct DecisionQuery {
+  Collective collective = Collective::AllReduce;
+  size_t count = 0;          // as the C API counts it for this collective
+  size_t elementBytes = 4;
+  bool inPlace = false;
+  int root = 0;
+  const std::vector<int>* island = nullptr;
+  const std::vector<double>* islandWeight = nullptr;
+  // Only these algorithm names (empty: all); only these chunk sizes (empty: chunkCandidates()).
+  std::string onlyAlgorithm;
+  std::vector<size_t> chunks;
+};
+
+// Every (algorithm, chunk) candidate, cheapest first (ties: registry order, then chunk order). An
+// algorithm whose schedule does not depend on the chunk size is listed once.
+std::vector<Candidate> rankCandidates(const CostModel& model, const DecisionQuery& q);
+
+// "8 B", "4 KiB", "64 MiB".
+std::string sizeText(size_t bytes);
+
+}  // namespace mixccl
