@@ -45,17 +45,23 @@ fi
 # for us: its libucm patches madvise(), which glibc calls while a thread exits, and takes a lock there
 # after TSan has torn the thread down: a crash in third-party code, not a race. UCX then does without
 # its memory-event hooks, which mixccl does not use. Left out here, for time (TSan is 5-15x
-# slower): the 5- and 8-rank matrix runs (as above), the 50-kill peer-death loop (its single-kill
+# slower): the matrix runs above 2 ranks (each takes 5-10 minutes here under TSan; the threads
+# TSan watches are the same at 2 ranks), the 50-kill peer-death loop (its single-kill
 # path runs in PeerFailure.*) and the soaks (their collectives run in the matrix).
 # MIXCCL_TEST_SANITIZE=0 skips this stage too.
 if [ "${MIXCCL_TEST_SANITIZE:-1}" != "0" ]; then
   TSAN_DIR="${BUILD_DIR}-tsan"
   echo "test: ctest under TSan in ${TSAN_DIR}/"
-  cmake -S . -B "${TSAN_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIXCCL_WERROR=ON -DMIXCCL_SANITIZE=thread
+  # oneTBB is left out of this build: Debian's libtbb is not built with TSan, so its internal
+  # synchronisation is invisible to TSan and every parallel_for is reported as a race in TBB's own
+  # partitioner (false reports, seen in CpuDevice.*). Without it the cpu backend reduces on the calling
+  # thread; our own threads (proxy, watcher, async init, transports) are what this stage checks.
+  cmake -S . -B "${TSAN_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIXCCL_WERROR=ON -DMIXCCL_SANITIZE=thread \
+    -DCMAKE_DISABLE_FIND_PACKAGE_TBB=ON
   cmake --build "${TSAN_DIR}" -j"$(nproc)"
   if ! TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" UCX_MEM_MMAP_HOOK_MODE=none \
       ctest --test-dir "${TSAN_DIR}" --output-on-failure -j2 --timeout 600 \
-        -E 'CollectivesMatrix.*/(5|8)ranks|PeerDeath\.|soak_short|^Transports\.|^Multihost\.'; then
+        -E 'CollectivesMatrix.*/(3|4|5|8)ranks|PeerDeath\.|soak_short|^Transports\.|^Multihost\.'; then
     echo "test: ctest under TSan FAILED" >&2
     status=1
   fi
