@@ -157,6 +157,16 @@ void Communicator::keepAlive(const py::object& obj) const {
   if (groupDepth > 0 && !obj.is_none()) groupBuffers.push_back(obj);
 }
 
+void Communicator::callWithoutGil(const char* what, const std::function<mixcclResult_t(mixcclComm_t)>& call) {
+  mixcclComm_t c = handle();
+  mixcclResult_t res;
+  {
+    py::gil_scoped_release release;  // a collective waits for other processes; let Python threads run
+    res = call(c);
+  }
+  check(res, what, comm_);
+}
+
 py::object Communicator::allReduce(const py::object& send, py::object recv, const py::object& op) {
   const mixcclRedOp_t redOp = redOpOf(op);
   if (recv.is_none()) recv = send;
@@ -164,13 +174,9 @@ py::object Communicator::allReduce(const py::object& send, py::object recv, cons
   sameType(s, "sendbuf", r, "recvbuf");
   countIs(r, "recvbuf", s.count, "all_reduce writes as many elements as it reads");
   keepAlive(send), keepAlive(recv);
-  mixcclComm_t c = handle();
-  mixcclResult_t res;
-  {
-    py::gil_scoped_release release;
-    res = mixcclAllReduce(s.data, r.data, s.count, s.dtype, redOp, c, nullptr);
-  }
-  check(res, "mixccl all_reduce", comm_);
+  callWithoutGil("mixccl all_reduce", [&](mixcclComm_t c) {
+    return mixcclAllReduce(s.data, r.data, s.count, s.dtype, redOp, c, nullptr);
+  });
   return recv;
 }
 
@@ -184,13 +190,9 @@ py::object Communicator::broadcast(const py::object& send, py::object recv, int 
     countIs(r, "recvbuf", s.count, "broadcast writes as many elements as the root sends");
   }
   keepAlive(send), keepAlive(recv);
-  mixcclComm_t c = handle();
-  mixcclResult_t res;
-  {
-    py::gil_scoped_release release;
-    res = mixcclBroadcast(s.data, r.data, r.count, r.dtype, root, c, nullptr);
-  }
-  check(res, "mixccl broadcast", comm_);
+  callWithoutGil("mixccl broadcast", [&](mixcclComm_t c) {
+    return mixcclBroadcast(s.data, r.data, r.count, r.dtype, root, c, nullptr);
+  });
   return recv;
 }
 
@@ -206,13 +208,9 @@ py::object Communicator::reduce(const py::object& send, py::object recv, const p
     out = r.data;
   }
   keepAlive(send), keepAlive(recv);
-  mixcclComm_t c = handle();
-  mixcclResult_t res;
-  {
-    py::gil_scoped_release release;
-    res = mixcclReduce(s.data, out, s.count, s.dtype, redOp, root, c, nullptr);
-  }
-  check(res, "mixccl reduce", comm_);
+  callWithoutGil("mixccl reduce", [&](mixcclComm_t c) {
+    return mixcclReduce(s.data, out, s.count, s.dtype, redOp, root, c, nullptr);
+  });
   return recv;
 }
 
@@ -221,13 +219,9 @@ py::object Communicator::allGather(const py::object& send, const py::object& rec
   sameType(s, "sendbuf", r, "recvbuf");
   countIs(r, "recvbuf", s.count * size(), "all_gather writes size * len(sendbuf) elements");
   keepAlive(send), keepAlive(recv);
-  mixcclComm_t c = handle();
-  mixcclResult_t res;
-  {
-    py::gil_scoped_release release;
-    res = mixcclAllGather(s.data, r.data, s.count, s.dtype, c, nullptr);
-  }
-  check(res, "mixccl all_gather", comm_);
+  callWithoutGil("mixccl all_gather", [&](mixcclComm_t c) {
+    return mixcclAllGather(s.data, r.data, s.count, s.dtype, c, nullptr);
+  });
   return recv;
 }
 
@@ -237,13 +231,9 @@ py::object Communicator::reduceScatter(const py::object& send, const py::object&
   sameType(s, "sendbuf", r, "recvbuf");
   countIs(s, "sendbuf", r.count * size(), "reduce_scatter reads size * len(recvbuf) elements");
   keepAlive(send), keepAlive(recv);
-  mixcclComm_t c = handle();
-  mixcclResult_t res;
-  {
-    py::gil_scoped_release release;
-    res = mixcclReduceScatter(s.data, r.data, r.count, s.dtype, redOp, c, nullptr);
-  }
-  check(res, "mixccl reduce_scatter", comm_);
+  callWithoutGil("mixccl reduce_scatter", [&](mixcclComm_t c) {
+    return mixcclReduceScatter(s.data, r.data, r.count, s.dtype, redOp, c, nullptr);
+  });
   return recv;
 }
 
@@ -257,13 +247,9 @@ py::object Communicator::allToAll(const py::object& send, const py::object& recv
                           " equal blocks (one per rank)");
   }
   keepAlive(send), keepAlive(recv);
-  mixcclComm_t c = handle();
-  mixcclResult_t res;
-  {
-    py::gil_scoped_release release;
-    res = mixcclAlltoAll(s.data, r.data, s.count / n, s.dtype, c, nullptr);
-  }
-  check(res, "mixccl all_to_all", comm_);
+  callWithoutGil("mixccl all_to_all", [&](mixcclComm_t c) {
+    return mixcclAlltoAll(s.data, r.data, s.count / n, s.dtype, c, nullptr);
+  });
   return recv;
 }
 
@@ -277,13 +263,9 @@ py::object Communicator::gather(const py::object& send, py::object recv, int roo
     out = r.data;
   }
   keepAlive(send), keepAlive(recv);
-  mixcclComm_t c = handle();
-  mixcclResult_t res;
-  {
-    py::gil_scoped_release release;
-    res = mixcclGather(s.data, out, s.count, s.dtype, root, c, nullptr);
-  }
-  check(res, "mixccl gather", comm_);
+  callWithoutGil("mixccl gather", [&](mixcclComm_t c) {
+    return mixcclGather(s.data, out, s.count, s.dtype, root, c, nullptr);
+  });
   return recv;
 }
 
@@ -297,38 +279,22 @@ py::object Communicator::scatter(py::object send, const py::object& recv, int ro
     in = s.data;
   }
   keepAlive(send), keepAlive(recv);
-  mixcclComm_t c = handle();
-  mixcclResult_t res;
-  {
-    py::gil_scoped_release release;
-    res = mixcclScatter(in, r.data, r.count, r.dtype, root, c, nullptr);
-  }
-  check(res, "mixccl scatter", comm_);
+  callWithoutGil("mixccl scatter", [&](mixcclComm_t c) {
+    return mixcclScatter(in, r.data, r.count, r.dtype, root, c, nullptr);
+  });
   return recv;
 }
 
 void Communicator::send(const py::object& buf, int peer) {
   BufferView s = view(buf, "buf", false);
   keepAlive(buf);
-  mixcclComm_t c = handle();
-  mixcclResult_t res;
-  {
-    py::gil_scoped_release release;
-    res = mixcclSend(s.data, s.count, s.dtype, peer, c, nullptr);
-  }
-  check(res, "mixccl send", comm_);
+  callWithoutGil("mixccl send", [&](mixcclComm_t c) { return mixcclSend(s.data, s.count, s.dtype, peer, c, nullptr); });
 }
 
 py::object Communicator::recv(const py::object& buf, int peer) {
   BufferView r = view(buf, "buf", true);
   keepAlive(buf);
-  mixcclComm_t c = handle();
-  mixcclResult_t res;
-  {
-    py::gil_scoped_release release;
-    res = mixcclRecv(r.data, r.count, r.dtype, peer, c, nullptr);
-  }
-  check(res, "mixccl recv", comm_);
+  callWithoutGil("mixccl recv", [&](mixcclComm_t c) { return mixcclRecv(r.data, r.count, r.dtype, peer, c, nullptr); });
   return buf;
 }
 
@@ -345,13 +311,7 @@ Communicator* Communicator::split(int color, int key) {
 }
 
 void Communicator::finalize() {
-  mixcclComm_t c = handle();
-  mixcclResult_t res;
-  {
-    py::gil_scoped_release release;
-    res = mixcclCommFinalize(c);
-  }
-  check(res, "mixccl finalize", comm_);
+  callWithoutGil("mixccl finalize", [&](mixcclComm_t c) { return mixcclCommFinalize(c); });
 }
 
 void Communicator::destroy() {

@@ -5,6 +5,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include <functional>
 #include <string>
 
 #include "bindings/python/buffer.h"
@@ -64,6 +65,8 @@ class Communicator {
   // Views a buffer and checks that it lives where this communicator's device does.
   BufferView view(const py::object& obj, const char* what, bool writable) const;
   void keepAlive(const py::object& obj) const;
+  // Calls into the library with this communicator and the GIL released; raises on failure, naming what.
+  void callWithoutGil(const char* what, const std::function<mixcclResult_t(mixcclComm_t)>& call);
 
   mixcclComm_t comm_ = nullptr;
 };

@@ -93,6 +93,27 @@ const at::Tensor& ProcessGroupMixccl::single(const std::vector<at::Tensor>& tens
   return tensors[0];
 }
 
+void ProcessGroupMixccl::reduceWith(const Reduction& red, mixcclComm_t comm, const std::string& what,
+                                    const std::function<mixcclResult_t(mixcclRedOp_t)>& call) const {
+  mixcclRedOp_t op = red.op;
+  if (red.premul) {
+    check(mixcclRedOpCreatePreMulSum(&op, red.factor.data_ptr(), red.dtype, mixcclScalarHostImmediate, comm), what);
+  }
+  const mixcclResult_t r = call(op);
+  if (red.premul) mixcclRedOpDestroy(op, comm);  // destroyed even when the collective failed
+  check(r, what);
+}
+
+void ProcessGroupMixccl::checkTensorList(const std::vector<at::Tensor>& list, const at::Tensor& like,
+                                         const std::string& listName, const std::string& why) const {
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string name = listName + "[" + std::to_string(i) + "]";
+    checkTensor(list[i], name);
+    checkSameType(list[i], like, name);
+    checkNumel(list[i], like.numel(), name, why);
+  }
+}
+
 void ProcessGroupMixccl::checkRank(int64_t peer, const std::string& what) const {
   if (peer < 0 || peer >= getSize()) {
     fail(what + " is " + std::to_string(peer) + ", outside this group's ranks 0.." + std::to_string(getSize() - 1));
@@ -120,13 +141,9 @@ c10::intrusive_ptr<WorkBase> ProcessGroupMixccl::allreduce(std::vector<at::Tenso
   std::string what = "allreduce (" + opName(opts.reduceOp) + ") of " + describe(t);
   return enqueue(c10d::OpType::ALLREDUCE, what, {t}, [this, t, host, red, what](mixcclComm_t comm) {
     at::Tensor data = red.complexAsReal ? at::view_as_real(host) : host;
-    mixcclRedOp_t op = red.op;
-    if (red.premul) {
-      check(mixcclRedOpCreatePreMulSum(&op, red.factor.data_ptr(), red.dtype, mixcclScalarHostImmediate, comm), what);
-    }
-    mixcclResult_t r = mixcclAllReduce(data.data_ptr(), data.data_ptr(), data.numel(), red.dtype, op, comm, nullptr);
-    if (red.premul) mixcclRedOpDestroy(op, comm);
-    check(r, what);
+    reduceWith(red, comm, what, [&](mixcclRedOp_t op) {
+      return mixcclAllReduce(data.data_ptr(), data.data_ptr(), data.numel(), red.dtype, op, comm, nullptr);
+    });
     writeBack(t, host);
   });
 }
@@ -146,13 +163,9 @@ c10::intrusive_ptr<WorkBase> ProcessGroupMixccl::allreduce_coalesced(std::vector
   std::vector<at::Tensor> outs = tensors;
   return enqueue(c10d::OpType::ALLREDUCE_COALESCED, what, outs, [this, outs, flat, red, what](mixcclComm_t comm) {
     at::Tensor data = red.complexAsReal ? at::view_as_real(flat) : flat;
-    mixcclRedOp_t op = red.op;
-    if (red.premul) {
-      check(mixcclRedOpCreatePreMulSum(&op, red.factor.data_ptr(), red.dtype, mixcclScalarHostImmediate, comm), what);
-    }
-    mixcclResult_t r = mixcclAllReduce(data.data_ptr(), data.data_ptr(), data.numel(), red.dtype, op, comm, nullptr);
-    if (red.premul) mixcclRedOpDestroy(op, comm);
-    check(r, what);
+    reduceWith(red, comm, what, [&](mixcclRedOp_t op) {
+      return mixcclAllReduce(data.data_ptr(), data.data_ptr(), data.numel(), red.dtype, op, comm, nullptr);
+    });
     unflattenInto(flat, outs);
   });
 }
@@ -167,14 +180,9 @@ c10::intrusive_ptr<WorkBase> ProcessGroupMixccl::reduce(std::vector<at::Tensor>&
   std::string what = "reduce (" + opName(opts.reduceOp) + ") of " + describe(t) + " to root " + std::to_string(root);
   return enqueue(c10d::OpType::REDUCE, what, {t}, [this, t, host, red, root, what](mixcclComm_t comm) {
     at::Tensor data = red.complexAsReal ? at::view_as_real(host) : host;
-    mixcclRedOp_t op = red.op;
-    if (red.premul) {
-      check(mixcclRedOpCreatePreMulSum(&op, red.factor.data_ptr(), red.dtype, mixcclScalarHostImmediate, comm), what);
-    }
-    mixcclResult_t r =
-        mixcclReduce(data.data_ptr(), data.data_ptr(), data.numel(), red.dtype, op, root, comm, nullptr);
-    if (red.premul) mixcclRedOpDestroy(op, comm);
-    check(r, what);
+    reduceWith(red, comm, what, [&](mixcclRedOp_t op) {
+      return mixcclReduce(data.data_ptr(), data.data_ptr(), data.numel(), red.dtype, op, root, comm, nullptr);
+    });
     if (getRank() == root) writeBack(t, host);
   });
 }
@@ -187,12 +195,7 @@ c10::intrusive_ptr<WorkBase> ProcessGroupMixccl::allgather(std::vector<std::vect
     fail("allgather needs one list of " + std::to_string(getSize()) + " output tensors (one per rank)");
   }
   const std::vector<at::Tensor> outs = outputs[0];
-  for (size_t i = 0; i < outs.size(); ++i) {
-    const std::string name = "allgather output[" + std::to_string(i) + "]";
-    checkTensor(outs[i], name);
-    checkSameType(outs[i], in, name);
-    checkNumel(outs[i], in.numel(), name, "as many as the input tensor");
-  }
+  checkTensorList(outs, in, "allgather output", "as many as the input tensor");
   at::Tensor src = hostInput(in);
   at::Tensor flat = at::empty({in.numel() * getSize()}, src.options());
   std::string what = "allgather of " + describe(in) + " per rank";
@@ -229,12 +232,7 @@ c10::intrusive_ptr<WorkBase> ProcessGroupMixccl::gather(std::vector<std::vector<
       fail("gather needs, on the root, one list of " + std::to_string(getSize()) + " output tensors");
     }
     outs = outputs[0];
-    for (size_t i = 0; i < outs.size(); ++i) {
-      const std::string name = "gather output[" + std::to_string(i) + "]";
-      checkTensor(outs[i], name);
-      checkSameType(outs[i], in, name);
-      checkNumel(outs[i], in.numel(), name, "as many as the input tensor");
-    }
+    checkTensorList(outs, in, "gather output", "as many as the input tensor");
   } else if (!outputs.empty() && !outputs[0].empty()) {
     fail("gather takes output tensors on the root only (this is rank " + std::to_string(getRank()) + ", root " +
          std::to_string(root) + ")");
@@ -260,12 +258,7 @@ c10::intrusive_ptr<WorkBase> ProcessGroupMixccl::scatter(std::vector<at::Tensor>
     if (inputs.size() != 1 || inputs[0].size() != static_cast<size_t>(getSize())) {
       fail("scatter needs, on the root, one list of " + std::to_string(getSize()) + " input tensors");
     }
-    for (size_t i = 0; i < inputs[0].size(); ++i) {
-      const std::string name = "scatter input[" + std::to_string(i) + "]";
-      checkTensor(inputs[0][i], name);
-      checkSameType(inputs[0][i], out, name);
-      checkNumel(inputs[0][i], out.numel(), name, "as many as the output tensor");
-    }
+    checkTensorList(inputs[0], out, "scatter input", "as many as the output tensor");
     flat = flattenToHost(inputs[0]);
   } else if (!inputs.empty() && !inputs[0].empty()) {
     fail("scatter takes input tensors on the root only (this is rank " + std::to_string(getRank()) + ", root " +
@@ -287,12 +280,7 @@ c10::intrusive_ptr<WorkBase> ProcessGroupMixccl::reduce_scatter(std::vector<at::
   if (inputs.size() != 1 || inputs[0].size() != static_cast<size_t>(getSize())) {
     fail("reduce_scatter needs one list of " + std::to_string(getSize()) + " input tensors (one per rank)");
   }
-  for (size_t i = 0; i < inputs[0].size(); ++i) {
-    const std::string name = "reduce_scatter input[" + std::to_string(i) + "]";
-    checkTensor(inputs[0][i], name);
-    checkSameType(inputs[0][i], out, name);
-    checkNumel(inputs[0][i], out.numel(), name, "as many as the output tensor");
-  }
+  checkTensorList(inputs[0], out, "reduce_scatter input", "as many as the output tensor");
   Reduction red = reductionFor(out, opts.reduceOp, "reduce_scatter tensor");
   at::Tensor flat = flattenToHost(inputs[0]);
   at::Tensor dst = hostOutput(out);
@@ -300,13 +288,9 @@ c10::intrusive_ptr<WorkBase> ProcessGroupMixccl::reduce_scatter(std::vector<at::
   return enqueue(c10d::OpType::REDUCE_SCATTER, what, {out}, [this, out, flat, dst, red, what](mixcclComm_t comm) {
     at::Tensor in = red.complexAsReal ? at::view_as_real(flat) : flat;
     at::Tensor o = red.complexAsReal ? at::view_as_real(dst) : dst;
-    mixcclRedOp_t op = red.op;
-    if (red.premul) {
-      check(mixcclRedOpCreatePreMulSum(&op, red.factor.data_ptr(), red.dtype, mixcclScalarHostImmediate, comm), what);
-    }
-    mixcclResult_t r = mixcclReduceScatter(in.data_ptr(), o.data_ptr(), o.numel(), red.dtype, op, comm, nullptr);
-    if (red.premul) mixcclRedOpDestroy(op, comm);
-    check(r, what);
+    reduceWith(red, comm, what, [&](mixcclRedOp_t op) {
+      return mixcclReduceScatter(in.data_ptr(), o.data_ptr(), o.numel(), red.dtype, op, comm, nullptr);
+    });
     writeBack(out, dst);
   });
 }
@@ -324,13 +308,9 @@ c10::intrusive_ptr<WorkBase> ProcessGroupMixccl::_reduce_scatter_base(at::Tensor
   return enqueue(c10d::OpType::_REDUCE_SCATTER_BASE, what, {out}, [this, out, src, dst, red, what](mixcclComm_t comm) {
     at::Tensor in = red.complexAsReal ? at::view_as_real(src) : src;
     at::Tensor o = red.complexAsReal ? at::view_as_real(dst) : dst;
-    mixcclRedOp_t op = red.op;
-    if (red.premul) {
-      check(mixcclRedOpCreatePreMulSum(&op, red.factor.data_ptr(), red.dtype, mixcclScalarHostImmediate, comm), what);
-    }
-    mixcclResult_t r = mixcclReduceScatter(in.data_ptr(), o.data_ptr(), o.numel(), red.dtype, op, comm, nullptr);
-    if (red.premul) mixcclRedOpDestroy(op, comm);
-    check(r, what);
+    reduceWith(red, comm, what, [&](mixcclRedOp_t op) {
+      return mixcclReduceScatter(in.data_ptr(), o.data_ptr(), o.numel(), red.dtype, op, comm, nullptr);
+    });
     writeBack(out, dst);
   });
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bindings/torch/op_queue.h"
+#include "bindings/torch/tensors.h"
 #include "bindings/torch/torch_compat.h"
 #include "bindings/torch/work.h"
 #include "mixccl.h"
@@ -88,6 +89,13 @@ class ProcessGroupMixccl : public BackendBase {
   void check(mixcclResult_t result, const std::string& what) const;
   const at::Tensor& single(const std::vector<at::Tensor>& tensors, const std::string& op) const;
   void checkRank(int64_t peer, const std::string& what) const;
+  // Runs call with red's operation: a PreMulSum op is created for it first and destroyed after, even
+  // when the collective fails; a failure throws as check() does.
+  void reduceWith(const Reduction& red, mixcclComm_t comm, const std::string& what,
+                  const std::function<mixcclResult_t(mixcclRedOp_t)>& call) const;
+  // Checks each tensor of list (named listName[i]) against like: same dtype and element count.
+  void checkTensorList(const std::vector<at::Tensor>& list, const at::Tensor& like, const std::string& listName,
+                       const std::string& why) const;
   // alltoall with per-peer pieces: grouped sends and receives (the local piece is copied).
   void exchange(mixcclComm_t comm, const std::vector<const void*>& sendPtrs, const std::vector<size_t>& sendBytes,
                 const std::vector<void*>& recvPtrs, const std::vector<size_t>& recvBytes, const std::string& what);
