@@ -18,6 +18,9 @@
 // faster island (a GPU host beside CPU hosts, say) does proportionally more of the cross-island
 // reduction, and with more than two islands also moves more of the cross-island bytes, instead of
 // every island taking an equal share and the slowest setting the pace. Equal weights by default.
+//
+// Step 2 is pipelined over stripes of the buffer (stripeCount below), one stripe's gather running
+// beside the next one's scatter, so each host's link carries traffic both ways at once.
 #include <algorithm>
 
 #include "algorithms/builder_util.h"
@@ -55,6 +58,28 @@ int holderOf(const IslandLayout& layout, size_t i, size_t count, size_t e) {
   return members[(lo + s - 1) % s];
 }
 
+// Stripes: the buffer is cut into this many even stripes (evenSlice), the same on every rank, and
+// the cross-island step runs stripe by stripe, each stripe's gather beside the next one's scatter.
+// That keeps both directions of a host's link busy: with uneven weights a slow island sends most
+// in the scatter and receives most in the gather, which would otherwise take turns. At most
+// kMaxStripes, each about chunkCount elements (the tuner's pipelining chunk).
+constexpr size_t kMaxStripes = 16;
+size_t stripeCount(const CollectiveArgs& args) {
+  const size_t chunk = args.chunkCount > 0 ? args.chunkCount : kDefaultPipelineChunk;
+  return std::clamp<size_t>((args.count + chunk - 1) / chunk, 1, kMaxStripes);
+}
+
+// The stripe holding element e.
+size_t stripeOf(size_t count, size_t stripes, size_t e) {
+  size_t lo = 0, hi = stripes;
+  while (hi - lo > 1) {
+    const size_t mid = (lo + hi) / 2;
+    if (evenSlice(count, stripes, mid).offset <= e) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
 }  // namespace
 
 Schedule buildHierAllReduce(const CollectiveArgs& args) {
@@ -83,27 +108,32 @@ Schedule buildHierAllReduce(const CollectiveArgs& args) {
     addRecvReduce(round, left, region(Buf::Input, segment(q + 2 * s - step - 1)),
                   region(Buf::Output, segment(q + 2 * s - step - 1)));
   }
-  // 2. Across islands, on the pieces of our segment.
+  // 2. Across islands, on the pieces of our segment, pipelined over stripes (below).
   const Extent held = segment(heldSegment(q, s));
   const size_t m = layout.count();
   if (m > 1 && held.count > 0) {
+    const size_t stripes = stripeCount(args);
     std::vector<size_t> cuts = {held.offset, held.offset + held.count};
+    auto cutAt = [&](size_t at) {
+      if (at > held.offset && at < held.offset + held.count) cuts.push_back(at);
+    };
     for (size_t i = 0; i < m; ++i) {
       const size_t si = layout.members[i].size();
-      for (size_t k = 0; k < si; ++k) {
-        const size_t at = evenSlice(count, si, k).offset;
-        if (at > held.offset && at < held.offset + held.count) cuts.push_back(at);
-      }
+      for (size_t k = 0; k < si; ++k) cutAt(evenSlice(count, si, k).offset);
     }
+    for (size_t j = 1; j < stripes; ++j) cutAt(evenSlice(count, stripes, j).offset);
     std::sort(cuts.begin(), cuts.end());
     cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
     const Buf partial = s == 1 ? Buf::Input : Buf::Output;  // where our island's sums are
-    Round& scatter = newRound(schedule);
-    Round gather;
+    // Per stripe: the scatter (send the other islands' shares of our partials, receive theirs of
+    // our share) and the gather (reduce our share, send it, receive theirs). Round j carries stripe
+    // j's scatter and stripe j-1's gather, so a host's link sends and receives at once.
+    std::vector<Round> scatter(stripes), gather(stripes);
     size_t slotEnd = 0;
     std::vector<size_t> starts;
     for (size_t c = 0; c + 1 < cuts.size(); ++c) {
       const size_t offset = cuts[c], length = cuts[c + 1] - cuts[c];
+      const size_t j = stripeOf(count, stripes, offset);
       weightedParts(layout, offset, length, &starts);
       const Region mine = region(Buf::Output, starts[me], starts[me + 1] - starts[me]);
       bool first = true;
@@ -111,21 +141,29 @@ Schedule buildHierAllReduce(const CollectiveArgs& args) {
         if (i == me) continue;
         const int holder = holderOf(layout, i, count, offset);
         const Extent theirs{starts[i], starts[i + 1] - starts[i]};
-        addSend(scatter, holder, region(partial, theirs));
+        addSend(scatter[j], holder, region(partial, theirs));
         const Region slot = region(Buf::Scratch, slotEnd, mine.count);
         slotEnd += mine.count;
-        addRecv(scatter, holder, slot);
-        // Sum our share (runs at the start of the gather round, before its messages).
-        addReduce(gather, first ? region(partial, mine.offset, mine.count) : mine, slot, mine);
+        addRecv(scatter[j], holder, slot);
+        // Sum our share (runs at the start of the gather's round, before its messages).
+        addReduce(gather[j], first ? region(partial, mine.offset, mine.count) : mine, slot, mine);
         first = false;
-        addSend(gather, holder, mine);
-        addRecv(gather, holder, region(Buf::Output, theirs));
+        addSend(gather[j], holder, mine);
+        addRecv(gather[j], holder, region(Buf::Output, theirs));
       }
     }
-    // Local steps run first in a round whatever their position, but keep them first for readers.
-    std::stable_partition(gather.steps.begin(), gather.steps.end(),
-                          [](const Step& st) { return st.kind == StepKind::Reduce; });
-    schedule.rounds.push_back(std::move(gather));
+    // Round j: gather of stripe j-1 first (its reduces run first anyway), then the scatter of j.
+    // Every rank orders its messages to a peer the same way, so they pair up in order.
+    for (size_t j = 0; j <= stripes; ++j) {
+      Round round;
+      if (j > 0)
+        for (Step& st : gather[j - 1].steps) round.steps.push_back(st);
+      if (j < stripes)
+        for (Step& st : scatter[j].steps) round.steps.push_back(st);
+      std::stable_partition(round.steps.begin(), round.steps.end(),
+                            [](const Step& st) { return st.kind == StepKind::Reduce; });
+      if (!round.steps.empty()) schedule.rounds.push_back(std::move(round));
+    }
   } else if (s == 1 && !args.inPlace) {
     addCopy(newRound(schedule), region(Buf::Input, 0, count), region(Buf::Output, 0, count));
   }

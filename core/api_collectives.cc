@@ -106,10 +106,11 @@ mixcclResult_t submit(mixcclComm* comm, Op op, const char* fn, mixcclStream_t st
     enqueueInGroup(comm, op);
     return mixcclSuccess;
   }
+  op.ungrouped = true;
   // Counted as in flight until the result is reported: a mixcclCommAbort from another thread frees
   // the communicator only after that, not while report() still writes its last error.
   ActiveOp active(comm);
-  return report(comm, runOps(comm, {op}));
+  return report(comm, runOps(comm, std::span<const Op>(&op, 1)));  // no allocation on the small-message path
 }
 
 Op makeOp(Collective c, const void* sendbuff, void* recvbuff, size_t count, const mixcclDataType_t& type,

@@ -9,10 +9,13 @@
 #include <thread>
 
 #include "backends/devices/device_factory.h"
+#include "backends/transports/cuda_ipc/cuda_ipc_transport.h"
 #include "core/comm_topology.h"
 #include "core/env.h"
 #include "core/log.h"
 #include "core/op_history.h"
+#include "core/shm_fastpath.h"
+#include "core/tuner.h"
 #include "core/peer_liveness.h"
 #include "core/stream_proxy.h"
 #include "topology/host_identity.h"
@@ -25,8 +28,8 @@ namespace {
 // the same way. `fabrics` says which fabric transports this rank could use between hosts in auto
 // mode (built, and an RDMA device present, where their link class beats the socket's).
 enum TransportPreference : int32_t { kPreferAuto = 0, kForceShm = 1, kForceSocket = 2, kForceUcx = 3, kForceOfi = 4 };
-enum TransportKind : int { kShm = 0, kSocket = 1, kUcx = 2, kOfi = 3, kTransportKinds = 4 };
-constexpr const char* kTransportNames[kTransportKinds] = {"shm", "socket", "ucx", "ofi"};
+enum TransportKind : int { kShm = 0, kSocket = 1, kUcx = 2, kOfi = 3, kCudaIpc = 4, kTransportKinds = 5 };
+constexpr const char* kTransportNames[kTransportKinds] = {"shm", "socket", "ucx", "ofi", "cuda_ipc"};
 constexpr bool kBuiltWith[kTransportKinds] = {
     true, true,
 #ifdef MIXCCL_HAVE_UCX
@@ -39,6 +42,7 @@ constexpr bool kBuiltWith[kTransportKinds] = {
 #else
     false,
 #endif
+    true,  // cuda_ipc: built always, used only between IPC-capable cuda devices (they come as a module)
 };
 
 struct InitInfo {
@@ -46,6 +50,7 @@ struct InitInfo {
   int32_t preference = kPreferAuto;
   int32_t fabrics = 0;  // bit k: transport kind k is usable between hosts in auto mode
   int32_t deviceFailed = 0;  // 1: this rank could not open its device (every rank then fails init)
+  int32_t deviceIpc = 0;     // 1: its device shares memory with other processes and MIXCCL_CUDA_IPC is not 0
 };
 
 Status readPreference(int32_t* pref) {
@@ -104,6 +109,18 @@ Status connectTransports(mixcclComm* comm, const std::vector<InitInfo>& infos) {
     auto fails = [&](Status s) {
       if (err && err->isOk()) *err = s;
     };
+    // cuda ranks on one host exchange device-to-device (backends/transports/cuda_ipc); any other
+    // pair on one host, cuda with cpu or emu included, is staged through host memory by shm.
+    auto ipcFacts = [&](const InitInfo& i) {
+      CudaIpcRankFacts f;
+      f.sameHostAsOther = sameHost;
+      f.deviceKind = i.peer.deviceKind;
+      f.deviceSupportsIpc = i.deviceIpc != 0;
+      f.autoTransport = i.preference == kPreferAuto;
+      f.ipcEnabled = i.deviceIpc != 0;
+      return f;
+    };
+    if (cudaIpcServesPair(ipcFacts(ia), ipcFacts(ib))) return kCudaIpc;
     for (int32_t fabric : {kForceUcx, kForceOfi}) {
       int32_t other = fabric == kForceUcx ? kForceOfi : kForceUcx;
       if (ia.preference != fabric && ib.preference != fabric) continue;
@@ -152,6 +169,7 @@ Status connectTransports(mixcclComm* comm, const std::vector<InitInfo>& infos) {
   ctx.timeoutSeconds = comm->timeoutSeconds;
   ctx.bindAddress = comm->bootstrap->localHost();
   ctx.aborted = &comm->aborted;
+  ctx.device = comm->device.get();
 
   comm->links.assign(static_cast<size_t>(n), nullptr);
   comm->linkOwner.assign(static_cast<size_t>(n), nullptr);
@@ -175,6 +193,7 @@ Status connectTransports(mixcclComm* comm, const std::vector<InitInfo>& infos) {
 #else
                                             nullptr,
 #endif
+                                            createCudaIpcTransport,
   };
   for (int k = 0; k < kTransportKinds; ++k) {
     if (!any[k]) continue;
@@ -190,9 +209,9 @@ Status connectTransports(mixcclComm* comm, const std::vector<InitInfo>& infos) {
     if (p != comm->rank && comm->links[static_cast<size_t>(p)] == nullptr)
       return errorStatus(mixcclInternalError, "no transport serves peer %d", p);
   }
-  MIXCCL_INFO("%s rank %d/%d: shm peers [%s], socket peers [%s], ucx peers [%s], ofi peers [%s]", comm->name.c_str(),
-              comm->rank, n, rankList(peersOf[kShm]).c_str(), rankList(peersOf[kSocket]).c_str(),
-              rankList(peersOf[kUcx]).c_str(), rankList(peersOf[kOfi]).c_str());
+  MIXCCL_INFO("%s rank %d/%d: shm peers [%s], socket peers [%s], ucx peers [%s], ofi peers [%s], cuda_ipc peers [%s]",
+              comm->name.c_str(), comm->rank, n, rankList(peersOf[kShm]).c_str(), rankList(peersOf[kSocket]).c_str(),
+              rankList(peersOf[kUcx]).c_str(), rankList(peersOf[kOfi]).c_str(), rankList(peersOf[kCudaIpc]).c_str());
   return Status::ok();
 }
 
@@ -252,6 +271,7 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
   if (kind != "cpu") {
     deviceStatus = createDevice(kind, ordinal, 1, env::get("DEVICE_PLUGIN").value_or(""), &comm->device);
     mine.deviceFailed = deviceStatus.isOk() ? 0 : 1;
+    mine.deviceIpc = deviceStatus.isOk() && comm->device->supportsIpc() && env::getInt("CUDA_IPC", 1) != 0 ? 1 : 0;
   }
   std::snprintf(mine.peer.deviceKind, sizeof(mine.peer.deviceKind), "%s", kind.c_str());
   mine.peer.deviceOrdinal = ordinal;
@@ -284,6 +304,14 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
   MIXCCL_CHECK(connectTransports(comm, infos));
   // Topology, link calibration and the tuner (a few ms; MIXCCL_CALIBRATE=0 or MIXCCL_TOPO_FILE skip the measuring).
   MIXCCL_CHECK(buildCommTopology(comm));
+  {
+    std::unique_ptr<ShmFastPath> fast;
+    MIXCCL_CHECK(ShmFastPath::create(comm, &fast));
+    if (fast) {
+      comm->tuner->enableOneShotFastPath(fast->slotBytes());
+      comm->fastPath = std::move(fast);
+    }
+  }
   // Nobody returns from init before every rank has connected everything.
   MIXCCL_CHECK(comm->bootstrap->barrier().withContext("final init barrier: "));
   return Status::ok();
@@ -292,6 +320,7 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
 void interruptCommunicator(mixcclComm* comm) {
   comm->aborted.store(true, std::memory_order_release);
   for (auto& t : comm->transports) t->interrupt();
+  if (comm->fastPath) comm->fastPath->interrupt();
 }
 
 void destroyCommunicator(mixcclComm* comm) {
@@ -302,13 +331,14 @@ void destroyCommunicator(mixcclComm* comm) {
                             [comm] { return comm->activeOps == 0; });
     if (comm->activeOps != 0) {
       MIXCCL_WARN("%s rank %d: %d operation(s) still running at destroy after %d s; leaking the communicator",
-                  comm->name.c_str(), comm->rank, comm->activeOps, comm->timeoutSeconds + 5);
+                  comm->name.c_str(), comm->rank, comm->activeOps.load(), comm->timeoutSeconds + 5);
       return;
     }
   }
   comm->proxy.reset();  // its queue is empty (its batches count as operations in flight): joins the thread
   if (comm->history) unregisterHistory(comm->history.get());
   comm->transports.clear();
+  comm->fastPath.reset();
   comm->bootstrap.reset();
   for (auto& s : comm->scratch) {
     if (s.ptr != nullptr && comm->device) comm->device->release(s.ptr);
@@ -333,13 +363,19 @@ Status commScratch(mixcclComm* comm, int which, size_t bytes, void** ptr) {
 }
 
 ActiveOp::ActiveOp(mixcclComm* comm) : comm_(comm) {
-  std::lock_guard<std::mutex> lock(comm_->activeMutex);
-  ++comm_->activeOps;
+  comm_->activeOps.fetch_add(1, std::memory_order_acq_rel);  // no lock: this runs on every call
 }
 
 ActiveOp::~ActiveOp() {
+  // Not the last one: leave without the lock (whoever is last notifies).
+  int count = comm_->activeOps.load(std::memory_order_acquire);
+  while (count > 1) {
+    if (comm_->activeOps.compare_exchange_weak(count, count - 1, std::memory_order_acq_rel)) return;
+  }
+  // Possibly the last: reach zero under the lock, so that a destroy waiting for zero cannot free the
+  // communicator before this notify has released it.
   std::lock_guard<std::mutex> lock(comm_->activeMutex);
-  if (--comm_->activeOps == 0) comm_->activeCv.notify_all();
+  if (comm_->activeOps.fetch_sub(1, std::memory_order_acq_rel) == 1) comm_->activeCv.notify_all();
 }
 
 }  // namespace mixccl

@@ -23,6 +23,7 @@ namespace mixccl {
 class Tuner;  // core/tuner.h
 class StreamProxy;  // core/stream_proxy.h
 class OpHistory;  // core/op_history.h
+class ShmFastPath;  // core/shm_fastpath.h
 
 // A pre-multiplied-sum operator made by mixcclRedOpCreatePreMulSum.
 struct PreMulSumOp {
@@ -70,6 +71,9 @@ struct mixcclComm {
 
   // The topology, cost model, decision and schedule caches (core/comm_topology.cc builds it at init).
   std::shared_ptr<mixccl::Tuner> tuner;
+  // Small all-reduce among cpu ranks of one host over shared memory, when every rank qualifies
+  // (core/shm_fastpath.h); null otherwise.
+  std::shared_ptr<mixccl::ShmFastPath> fastPath;
 
   // Scratch space for schedules and pre-scaled inputs, grown on demand, freed at destroy.
   struct ScratchBuffer {
@@ -98,7 +102,9 @@ struct mixcclComm {
   // Operations in flight (abort and destroy wait for them to leave).
   std::mutex activeMutex;
   std::condition_variable activeCv;
-  int activeOps = 0;
+  // Raised without the lock (every call counts itself); the decrement that may reach zero is made
+  // under activeMutex, so waiters (destroy, finalize) neither miss it nor free the comm under it.
+  std::atomic<int> activeOps{0};
 
   // Non-blocking init (config.blocking = 0): the communicator is built on this thread while the
   // caller goes on; asyncError reads mixcclInProgress until it is done (core/async_init.cc).

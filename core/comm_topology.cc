@@ -7,11 +7,13 @@
 #include <mutex>
 #include <vector>
 
+#include "algorithms/builder_util.h"
 #include "core/comm.h"
 #include "core/engine.h"
 #include "core/env.h"
 #include "core/log.h"
 #include "core/tuner.h"
+#include "topology/cost_model.h"
 #include "topology/discovery.h"
 #include "topology/topology_file.h"
 
@@ -49,6 +51,8 @@ struct Measurement {
   double betaGBps[kMaxClasses];
   double copyGBps;
   double reduceGBps;
+  double ringRoundUs;  // one round of a ring shift among this host's ranks, all active at once
+  double netGBps;      // host leaders: the best rate of its exchanges with neighbouring hosts
 };
 
 template <size_t N>
@@ -124,16 +128,11 @@ Status pingPong(mixcclComm* comm, int peer, bool first, size_t bytes, int iters,
   Schedule s;
   s.algorithm = "calibration ping-pong";
   for (int i = 0; i < iters; ++i) {
-    Step send;
-    send.kind = StepKind::Send;
-    send.peer = peer;
-    send.src = {Buf::Input, 0, bytes};
-    Step recv;
-    recv.kind = StepKind::Recv;
-    recv.peer = peer;
-    recv.dst = {Buf::Output, 0, bytes};
-    s.rounds.push_back({{first ? send : recv}});
-    s.rounds.push_back({{first ? recv : send}});
+    for (bool sending : {first, !first}) {
+      Round& round = newRound(s);
+      if (sending) addSend(round, peer, region(Buf::Input, 0, bytes));
+      else addRecv(round, peer, region(Buf::Output, 0, bytes));
+    }
   }
   ExecArgs exec;
   exec.schedule = &s;
@@ -185,9 +184,118 @@ Status measureLinks(mixcclComm* comm, const Topology& t, void* buf, Measurement*
     MIXCCL_TRACE("%s rank %d: link %s to rank %d: 8 B half round trip %.2f us, %zu B %.2f us", comm->name.c_str(),
                  comm->rank, t.linkClasses[c].name.c_str(), peer, small, kLargeBytes, large);
     m->alphaUs[c] = small;
-    // The large message's time beyond one small message's is the bandwidth term.
-    m->betaGBps[c] = static_cast<double>(kLargeBytes) / std::max(large - small, 1e-3) * 1e-3;
+    // The large message's time beyond one small message's is the bandwidth term. On a loaded or
+    // oversubscribed machine the small message can cost nearly as much as the large one (a context
+    // switch hides the copy); the difference would then claim an absurd bandwidth, so count at
+    // least half of the large message's time as transfer: beta is never above twice the rate the
+    // large ping-pong itself showed.
+    m->betaGBps[c] = static_cast<double>(kLargeBytes) / std::max(large - small, 0.5 * large) * 1e-3;
   }
+  return Status::ok();
+}
+
+// Every rank of a host with others on it runs a ring shift among them, all at once, as a collective's
+// steps run: each round sends kStepBytes to the right and receive-reduces kStepBytes from the left.
+// The model prices the same schedule; what the measured round costs beyond that prediction is the
+// host's cost per waited message (HostInfo::stepUs): with more ranks than cores, a rank that waits
+// gives its core away and gets it back only when another rank's slice ends, which no alpha-beta
+// term shows. Measured, not assumed: close to zero where every rank has a core.
+constexpr size_t kStepBytes = kStepCalibrationBytes;
+constexpr int kStepRounds = 6;
+
+Schedule hostRingSchedule(const Topology& t, int rank, int rounds) {
+  Schedule s;
+  s.algorithm = "calibration ring shift";
+  std::vector<int> mates;
+  for (int r = 0; r < t.nranks(); ++r)
+    if (t.ranks[static_cast<size_t>(r)].host == t.ranks[static_cast<size_t>(rank)].host) mates.push_back(r);
+  if (mates.size() < 2) return s;
+  const size_t q = static_cast<size_t>(std::find(mates.begin(), mates.end(), rank) - mates.begin());
+  const int right = mates[(q + 1) % mates.size()], left = mates[(q + mates.size() - 1) % mates.size()];
+  const size_t count = kStepBytes / sizeof(float);
+  for (int i = 0; i < rounds; ++i) {
+    Round& round = newRound(s);
+    addSend(round, right, region(Buf::Input, 0, count));
+    addRecvReduce(round, left, region(Buf::Input, 0, count), region(Buf::Output, 0, count));
+  }
+  return s;
+}
+
+Status measureHostRing(mixcclComm* comm, const Topology& t, void* buf, Measurement* m) {
+  auto ring = [&](int rounds, double* us) -> Status {
+    Schedule s = hostRingSchedule(t, comm->rank, rounds);
+    if (s.rounds.empty()) return Status::ok();
+    ExecArgs exec;
+    exec.schedule = &s;
+    exec.type = mixcclFloat32;
+    exec.op = ReduceOp::Sum;
+    exec.what = "host scheduling calibration";
+    exec.buffers = {buf, static_cast<char*>(buf) + kRateBytes, nullptr};
+    auto t0 = std::chrono::steady_clock::now();
+    MIXCCL_CHECK(runSchedule(comm, exec));
+    *us = secondsSince(t0) * 1e6 / rounds;
+    return Status::ok();
+  };
+  double us = NAN, best = 1e30;
+  MIXCCL_CHECK(ring(2, &us));  // the ranks arrive at different times: the first rounds line them up
+  if (std::isnan(us)) return Status::ok();
+  for (int batch = 0; batch < 2; ++batch) {
+    MIXCCL_CHECK(ring(kStepRounds, &us));
+    best = std::min(best, us);
+  }
+  m->ringRoundUs = best;
+  return Status::ok();
+}
+
+constexpr size_t kNetBytes = 1 << 20;
+
+// Hosts' own network rates: host leaders exchange kNetBytes both ways with a neighbouring host's
+// leader, in two phases (hosts 0-1, 2-3, ... then 1-2, 3-4, ..., last-0), so each host meets both
+// ring neighbours. A pair's exchange runs at the slower host's rate; a host's rate is the better of
+// its two exchanges (exact when slow hosts are not neighbours; otherwise it errs low). A warm-up
+// message first drains any token-bucket burst so the timed one shows the sustained rate.
+Status measureHostNetwork(mixcclComm* comm, const Topology& t, void* buf, Measurement* m) {
+  const int nh = static_cast<int>(t.hosts.size());
+  if (nh < 2) return Status::ok();
+  std::vector<int> leader(static_cast<size_t>(nh), -1);
+  for (int r = t.nranks() - 1; r >= 0; --r) leader[static_cast<size_t>(t.ranks[static_cast<size_t>(r)].host)] = r;
+  const int host = t.ranks[static_cast<size_t>(comm->rank)].host;
+  if (leader[static_cast<size_t>(host)] != comm->rank) return Status::ok();
+  double best = 0;
+  for (int phase = 0; phase < 2; ++phase) {
+    // Partner host in this phase: hosts pair as (phase + 2k, phase + 2k + 1) around the ring.
+    int pos = ((host - phase) % nh + nh) % nh;
+    int other = pos % 2 == 0 ? host + 1 : host - 1;
+    if (pos % 2 == 0 && pos + 1 >= nh) continue;  // odd count: the last one sits this phase out
+    if (nh == 2 && phase == 1) continue;          // two hosts have one pair
+    other = ((other % nh) + nh) % nh;
+    const int peer = leader[static_cast<size_t>(other)];
+    auto exchange = [&](size_t bytes, double* us) -> Status {
+      Schedule s;
+      s.algorithm = "calibration host network";
+      Round& round = newRound(s);
+      addSend(round, peer, region(Buf::Input, 0, bytes));
+      addRecv(round, peer, region(Buf::Output, 0, bytes));
+      ExecArgs exec;
+      exec.schedule = &s;
+      exec.type = mixcclUint8;
+      exec.what = "host network calibration";
+      exec.buffers = {buf, static_cast<char*>(buf) + kNetBytes, nullptr};
+      auto t0 = std::chrono::steady_clock::now();
+      MIXCCL_CHECK(runSchedule(comm, exec));
+      *us = secondsSince(t0) * 1e6;
+      return Status::ok();
+    };
+    double us = 0;
+    MIXCCL_CHECK(exchange(8, &us));  // both leaders are here
+    MIXCCL_CHECK(exchange(kNetBytes / 2, &us));
+    MIXCCL_CHECK(exchange(kNetBytes, &us));
+    const double gbps = static_cast<double>(kNetBytes) / std::max(us, 1e-3) * 1e-3;
+    MIXCCL_TRACE("%s rank %d: host %d <-> host %d exchanged %zu B each way in %.1f us (%.3f GB/s)",
+                 comm->name.c_str(), comm->rank, host, other, kNetBytes, us, gbps);
+    best = std::max(best, gbps);
+  }
+  if (best > 0) m->netGBps = best;
   return Status::ok();
 }
 
@@ -197,15 +305,24 @@ Status measureDevice(mixcclComm* comm, void* buf, Measurement* m) {
   Device* dev = comm->device.get();
   char* base = static_cast<char*>(buf);
   const size_t count = kRateBytes / sizeof(float);
+  // Each operation timed alone and the fastest kept: on a shared machine a preemption only ever
+  // makes one slower, and one preempted run in an average made an emu island look 20x slower than
+  // its throttle, which would then skew the island weights the same way.
+  double copyUs = 1e30, reduceUs = 1e30;
   MIXCCL_CHECK(dev->copy(base, base + kRateBytes, kRateBytes));  // touch the pages
-  auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 3; ++i) MIXCCL_CHECK(dev->copy(base, base + kRateBytes, kRateBytes));
-  m->copyGBps = 3.0 * kRateBytes / std::max(secondsSince(t0), 1e-9) * 1e-9;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    MIXCCL_CHECK(dev->copy(base, base + kRateBytes, kRateBytes));
+    copyUs = std::min(copyUs, secondsSince(t0) * 1e6);
+  }
   MIXCCL_CHECK(dev->reduce(base, base + kRateBytes, base + 2 * kRateBytes, count, mixcclFloat32, ReduceOp::Sum));
-  t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 3; ++i)
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
     MIXCCL_CHECK(dev->reduce(base, base + kRateBytes, base + 2 * kRateBytes, count, mixcclFloat32, ReduceOp::Sum));
-  m->reduceGBps = 3.0 * kRateBytes / std::max(secondsSince(t0), 1e-9) * 1e-9;
+    reduceUs = std::min(reduceUs, secondsSince(t0) * 1e6);
+  }
+  m->copyGBps = static_cast<double>(kRateBytes) / std::max(copyUs, 1e-3) * 1e-3;
+  m->reduceGBps = static_cast<double>(kRateBytes) / std::max(reduceUs, 1e-3) * 1e-3;
   return Status::ok();
 }
 
@@ -232,6 +349,23 @@ void applyMeasurements(const std::vector<Measurement>& all, Topology* t) {
     d.copyGBps = copy / got;
     d.reduceGBps = reduce / got;
     d.source = "measured";
+  }
+  // Per host: the median measured ring-shift round beyond the model's price of the same schedule
+  // (link and device rates above, no step cost yet), per waited message (one per round).
+  for (size_t h = 0; h < t->hosts.size(); ++h) {
+    std::vector<double> rounds;
+    for (size_t r = 0; r < all.size(); ++r) {
+      if (t->ranks[r].host != static_cast<int>(h)) continue;
+      if (std::isfinite(all[r].ringRoundUs)) rounds.push_back(all[r].ringRoundUs);
+      if (std::isfinite(all[r].netGBps)) t->hosts[h].netGBps = all[r].netGBps;
+    }
+    if (rounds.empty()) continue;
+    std::nth_element(rounds.begin(), rounds.begin() + static_cast<long>(rounds.size() / 2), rounds.end());
+    std::vector<Schedule> schedules(all.size());
+    for (size_t r = 0; r < all.size(); ++r)
+      if (t->ranks[r].host == static_cast<int>(h)) schedules[r] = hostRingSchedule(*t, static_cast<int>(r), kStepRounds);
+    const double predicted = CostModel(t).predictUs(schedules, sizeof(float)) / kStepRounds;
+    if (std::isfinite(predicted)) t->hosts[h].stepUs = std::max(0.0, rounds[rounds.size() / 2] - predicted);
   }
 }
 
@@ -305,7 +439,7 @@ Status buildCommTopology(mixcclComm* comm) {
     Measurement mine;
     std::fill(std::begin(mine.alphaUs), std::end(mine.alphaUs), NAN);
     std::fill(std::begin(mine.betaGBps), std::end(mine.betaGBps), NAN);
-    mine.copyGBps = mine.reduceGBps = NAN;
+    mine.copyGBps = mine.reduceGBps = mine.ringRoundUs = mine.netGBps = NAN;
     void* buf = nullptr;
     MIXCCL_CHECK(comm->device->allocate(3 * kRateBytes, &buf).withContext("calibration buffer: "));
     {
@@ -319,6 +453,10 @@ Status buildCommTopology(mixcclComm* comm) {
     bool firstOfIsland = std::find(isl.begin(), isl.end(), isl[static_cast<size_t>(comm->rank)]) - isl.begin() ==
                          comm->rank;
     if (st.isOk() && firstOfIsland) st = measureDevice(comm, buf, &mine);
+    // The ring shift needs every rank of the host at it, the network exchange both leaders.
+    if (st.isOk()) st = comm->bootstrap->barrier();
+    if (st.isOk()) st = measureHostRing(comm, t, buf, &mine);
+    if (st.isOk()) st = measureHostNetwork(comm, t, buf, &mine);
     comm->device->release(buf);
     MIXCCL_CHECK(st.withContext("calibrating links (MIXCCL_CALIBRATE=0 skips this): "));
     std::vector<Measurement> all(nz);

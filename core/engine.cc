@@ -150,6 +150,7 @@ class RoundRunner {
     Deadline livenessCheck = Deadline::in(kLivenessPeriod);
     bool published = false;  // the peers waited for, for hang diagnosis
     bool stalled = false;    // a sleep ended without progress: only then is publishing worth a lock
+    bool deathSeen = false;  // a peer this round waits on was found gone; one more pass drains what it left
     for (;;) {
       bool moved = false, allDone = true;
       for (auto& f : flights) {
@@ -174,13 +175,22 @@ class RoundRunner {
       if (moved) {
         deadline = Deadline::in(noProgressFor);
         stalled = false;
+        deathSeen = false;
         continue;
       }
       if (deadline.expired()) return timeoutError(flights);
       if (livenessCheck.expired()) {
-        if (!checkPeersAlive(flights).isOk()) {
+        // Only a gone peer that this round still waits on is fatal here. A rank that is not in this
+        // round (a send/recv group) or that has finished the collective, destroyed its communicator
+        // and exited (ranks leave the last collective at different times) owes this rank nothing.
+        // A dead rank that others wait on reaches this rank through them: their connections close,
+        // or they exit, and the transfer error above names every dead rank. Before calling it fatal,
+        // one more progress pass after a pause takes whatever the peer sent before it exited.
+        if (!checkPeersAlive(flights, /*waitedForOnly=*/true).isOk()) {
+          if (deathSeen) MIXCCL_CHECK(checkPeersAlive(flights, /*waitedForOnly=*/true));
+          deathSeen = true;
           std::this_thread::sleep_for(kDeathSettle);
-          MIXCCL_CHECK(checkPeersAlive(flights));
+          continue;
         }
         livenessCheck = Deadline::in(kLivenessPeriod);
         published = false;  // transfers may have finished since: publish again
@@ -218,19 +228,22 @@ class RoundRunner {
     history_->setWaiting(waiting);
   }
 
-  // Every rank of the communicator takes part in a collective, so any rank on this host that has
-  // died dooms this one, even when this round waits on another rank (which is itself stuck on the
-  // dead one): name the dead ranks, not the innocent one waited for.
-  Status checkPeersAlive(const std::vector<InFlight>& flights) const {
+  // Names every rank on this host that is gone, not just the one waited for: when a transfer with
+  // an innocent rank fails because that rank gave up on a dead one, the dead one is the news. With
+  // waitedForOnly, it is an error only when one of the gone ranks has a transfer of this round
+  // still open with this rank.
+  Status checkPeersAlive(const std::vector<InFlight>& flights, bool waitedForOnly = false) const {
     std::string dead;
     int firstDead = -1;
+    bool waitedFor = false;
     for (int p = 0; p < comm_->nranks; ++p) {
       size_t i = static_cast<size_t>(p);
       if (!comm_->watchPid[i] || processAlive(comm_->peers[i].pid)) continue;
       if (firstDead < 0) firstDead = p;
       dead += strFormat("%srank %d (pid %d)", dead.empty() ? "peer " : ", ", p, comm_->peers[i].pid);
+      for (const auto& f : flights) waitedFor = waitedFor || (f.peer == p && !f.transfer->done());
     }
-    if (firstDead < 0) return Status::ok();
+    if (firstDead < 0 || (waitedForOnly && !waitedFor)) return Status::ok();
     std::string waiting;
     for (const auto& f : flights) {
       if (f.transfer->done()) continue;

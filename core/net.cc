@@ -74,6 +74,8 @@ IfaceFilter parseFilter(std::string spec) {
 
 }  // namespace
 
+bool interfaceMatches(const std::string& spec, const char* name) { return parseFilter(spec).matches(name); }
+
 std::string hostPart(const Address& a) {
   char buf[INET6_ADDRSTRLEN] = {};
   if (a.storage.ss_family == AF_INET) {

@@ -29,6 +29,9 @@ Status parseAddress(const std::string& text, Address* out);
 // comma-separated prefixes, "^" to exclude, "=" for exact names), else the first up, non-loopback
 // IPv4 interface, else loopback. Port 0.
 Status chooseBindAddress(Address* out, std::string* ifname);
+// Whether interface `name` passes the MIXCCL_SOCKET_IFNAME / NCCL_SOCKET_IFNAME filter `spec`
+// ("eth" prefix, "=eth0" exact, "^docker" / "^=docker0" excluded, lists with ','; empty: all).
+bool interfaceMatches(const std::string& spec, const char* name);
 // The numeric host part of an address ("10.0.0.1", "::1").
 std::string hostPart(const Address& a);
 

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/op_history.h"
 #include "core/op_signature.h"
+#include "core/shm_fastpath.h"
 #include "core/stream_proxy.h"
 #include "core/tuner.h"
 
@@ -50,19 +51,25 @@ Status resolveReduction(mixcclComm* comm, const Op& op, Reduction* out) {
       return Status::ok();
     default: break;
   }
-  std::lock_guard<std::mutex> lock(comm->redOpMutex);
-  auto it = comm->redOps.find(static_cast<int>(op.redop));
-  if (it == comm->redOps.end()) {
-    return errorStatus(mixcclInvalidArgument, "reduction operator %d is neither built in nor created on this "
-                       "communicator (or it was destroyed)", static_cast<int>(op.redop));
+  PreMulSumOp def;
+  if (op.preMulSum) {
+    def = *op.preMulSum;  // captured when the operation was queued
+  } else {
+    std::lock_guard<std::mutex> lock(comm->redOpMutex);
+    auto it = comm->redOps.find(static_cast<int>(op.redop));
+    if (it == comm->redOps.end()) {
+      return errorStatus(mixcclInvalidArgument, "reduction operator %d is neither built in nor created on this "
+                         "communicator (or it was destroyed)", static_cast<int>(op.redop));
+    }
+    def = it->second;
   }
   out->op = ReduceOp::Sum;
   out->preScale = true;
   size_t es = dataTypeSize(op.type);
-  if (it->second.deviceScalar != nullptr) {
-    MIXCCL_CHECK(comm->device->copy(out->scalar, it->second.deviceScalar, es));
+  if (def.deviceScalar != nullptr) {
+    MIXCCL_CHECK(comm->device->copy(out->scalar, def.deviceScalar, es));
   } else {
-    std::memcpy(out->scalar, it->second.scalar.data(), es);
+    std::memcpy(out->scalar, def.scalar.data(), es);
   }
   return Status::ok();
 }
@@ -106,6 +113,12 @@ Status runCollective(mixcclComm* comm, const Op& op, uint64_t seq) {
   }
   Reduction red;
   if (reduces(op.collective)) MIXCCL_CHECK(resolveReduction(comm, op, &red));
+  if (op.collective == Collective::AllReduce && op.ungrouped && comm->fastPath) {  // the tuner's "oneshot", over shared memory
+    bool handled = false;
+    MIXCCL_CHECK(comm->fastPath->tryAllReduce(op.sendbuf, op.recvbuf, op.count, op.type, red.op,
+                                              red.preScale ? red.scalar : nullptr, red.postDivide, what, &handled));
+    if (handled) return Status::ok();
+  }
 
   CollectiveArgs args;
   args.collective = op.collective;
@@ -202,15 +215,16 @@ Status runPointToPoint(mixcclComm* comm, const std::vector<const Op*>& p2p) {
 
 }  // namespace
 
-Status runOps(mixcclComm* comm, const std::vector<Op>& ops) {
-  // Stream-ordered when a user stream is given and the device has streams: one gate per distinct
-  // stream, then the proxy thread runs the operations (core/stream_proxy.h).
+Status runOps(mixcclComm* comm, std::span<const Op> ops) {
+  // Stream-ordered when the device has streams: one gate per distinct stream, then the proxy thread
+  // runs the operations (core/stream_proxy.h). The device decides what a NULL stream means (cuda:
+  // the legacy default stream, as NCCL; cpu and plugins: no gate, the call runs to completion).
   std::vector<std::unique_ptr<StreamGate>> gates;
   for (size_t i = 0; i < ops.size(); ++i) {
     mixcclStream_t s = ops[i].stream;
     bool seen = false;
     for (size_t j = 0; j < i && !seen; ++j) seen = ops[j].stream == s;
-    if (s == nullptr || seen) continue;
+    if (seen) continue;
     std::unique_ptr<StreamGate> gate;
     MIXCCL_CHECK(comm->device->openGate(s, &gate));
     if (gate) gates.push_back(std::move(gate));
@@ -224,11 +238,23 @@ Status runOps(mixcclComm* comm, const std::vector<Op>& ops) {
     }
     if (!comm->proxy) comm->proxy = std::make_shared<StreamProxy>(comm);
   }
-  comm->proxy->enqueue(ops, std::move(gates));
+  // The operators the queued operations use are copied now: the user may destroy them on return.
+  std::vector<Op> queued(ops.begin(), ops.end());
+  for (Op& op : queued) {
+    if (!reduces(op.collective) || static_cast<int>(op.redop) < mixcclNumOps) continue;
+    std::lock_guard<std::mutex> lock(comm->redOpMutex);
+    auto it = comm->redOps.find(static_cast<int>(op.redop));
+    if (it == comm->redOps.end()) {
+      return errorStatus(mixcclInvalidArgument, "reduction operator %d is neither built in nor created on this "
+                         "communicator (or it was destroyed)", static_cast<int>(op.redop));
+    }
+    op.preMulSum = std::make_shared<const PreMulSumOp>(it->second);
+  }
+  comm->proxy->enqueue(queued, std::move(gates));
   return Status::ok();
 }
 
-Status runOpsNow(mixcclComm* comm, const std::vector<Op>& ops) {
+Status runOpsNow(mixcclComm* comm, std::span<const Op> ops) {
   {
     std::lock_guard<std::mutex> lock(comm->errorMutex);
     if (!comm->fatalError.empty()) {
@@ -260,7 +286,8 @@ Status runOpsNow(mixcclComm* comm, const std::vector<Op>& ops) {
       for (const Op* op : p2p) bytes += op->count * dataTypeSize(op->type);
       comm->history->begin(comm->opCount, Collective::SendRecv, bytes, mixcclUint8, mixcclSum, -1);
     }
-    st = runPointToPoint(comm, p2p);
+    if (comm->checkSignatures) st = checkPointToPointSignatures(comm, p2p);  // MIXCCL_CHECK=1
+    if (st.isOk()) st = runPointToPoint(comm, p2p);
     if (comm->history) comm->history->end(st.isOk());
   }
   if (!st.isOk()) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/op.h"
 #include "core/status.h"
@@ -39,5 +40,14 @@ Status compareSignatures(const OpSignature* table, int nranks, int myRank);
 
 // Exchanges this rank's signature with every other rank and compares them.
 Status checkSignatures(mixcclComm* comm, const Op& op, uint64_t seq);
+
+// The same for a group of sends and receives (MIXCCL_CHECK=1). Only the ranks named in the group
+// take part, so the check runs over the group's own links, before the data, in two steps per peer:
+// first how many sends and receives each side posted to the other, then (where those agree) the
+// count and data type of each, the k-th send from a to b being compared with the k-th receive on b
+// from a. Both sides see both lists, so both return the same mixcclInvalidUsage, naming both calls.
+// A peer that posts nothing at all to this rank cannot answer: that wait ends at MIXCCL_TIMEOUT,
+// naming the peer (docs/errors.md).
+Status checkPointToPointSignatures(mixcclComm* comm, const std::vector<const Op*>& p2p);
 
 }  // namespace mixccl

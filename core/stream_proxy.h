@@ -49,6 +49,6 @@ class StreamProxy {
 };
 
 // Runs ops now, on this thread (what runOps does when no user stream is involved).
-Status runOpsNow(mixcclComm* comm, const std::vector<Op>& ops);
+Status runOpsNow(mixcclComm* comm, std::span<const Op> ops);
 
 }  // namespace mixccl

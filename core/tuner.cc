@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <cmath>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backends/devices/device.h"
 #include "core/comm.h"
 #include "core/env.h"
 #include "core/log.h"
+#include "core/shm_fastpath.h"
 
 namespace mixccl {
 namespace {
@@ -89,20 +92,78 @@ size_t totalBytes(Collective c, size_t count, size_t es, int nranks) {
 
 }  // namespace
 
+std::vector<double> chooseIslandWeights(const CostModel& model, const std::vector<int>& islands, std::string* why) {
+  const Topology& t = model.topology();
+  const size_t m = islands.empty() ? 0 : static_cast<size_t>(*std::max_element(islands.begin(), islands.end())) + 1;
+  *why = "equal";
+  if (m < 2) return {};
+  // Each island's measured speeds: its device's reduce rate and its host's own network rate.
+  std::vector<double> device(m, 0), net(m, 0);
+  for (size_t r = 0; r < t.ranks.size(); ++r) {
+    const size_t i = static_cast<size_t>(islands[r]);
+    const DeviceRates* d = t.ratesOf(t.ranks[r].deviceKind);
+    device[i] = d != nullptr ? d->reduceGBps : 1.0;
+    net[i] = t.hosts[static_cast<size_t>(t.ranks[r].host)].netGBps;
+  }
+  auto uneven = [](const std::vector<double>& w) {
+    for (double x : w)
+      if (!(x > 0)) return false;
+    return *std::min_element(w.begin(), w.end()) < 0.95 * *std::max_element(w.begin(), w.end());
+  };
+  auto power = [](std::vector<double> w, double p) {
+    for (double& x : w) x = std::pow(x, p);
+    return w;
+  };
+  std::vector<std::pair<std::string, std::vector<double>>> options;
+  if (uneven(device)) {
+    options.push_back({"device reduce rate", device});
+    options.push_back({"device reduce rate squared", power(device, 2)});
+  }
+  if (uneven(net)) {
+    options.push_back({"host network rate", net});
+    options.push_back({"host network rate squared", power(net, 2)});
+    // Moving a byte through the island costs 1/net, reducing it 1/device: the rate of both.
+    std::vector<double> both(m);
+    for (size_t i = 0; i < m; ++i) both[i] = 1.0 / (1.0 / std::max(device[i], 1e-9) + 1.0 / net[i]);
+    options.push_back({"device and network rates together", both});
+  }
+  if (options.empty()) return {};
+  // The model decides: hierarchical all-reduce of 32 MiB of floats (large, where the weights
+  // matter) under each option; equal weights stay unless an option is predicted faster.
+  DecisionQuery q;
+  q.collective = Collective::AllReduce;
+  q.count = (32u << 20) / 4;
+  q.elementBytes = 4;
+  q.island = &islands;
+  q.onlyAlgorithm = "hier";
+  q.chunks = {chunkCandidates().front()};
+  std::vector<Candidate> base = rankCandidates(model, q);
+  if (base.empty()) return {};
+  double best = base.front().predictedUs;
+  std::vector<double> pick;
+  for (const auto& [name, w] : options) {
+    q.islandWeight = &w;
+    std::vector<Candidate> c = rankCandidates(model, q);
+    if (!c.empty() && c.front().predictedUs < 0.99 * best) {
+      best = c.front().predictedUs;
+      pick = w;
+      *why = strFormat("by %s: predicted %.1f ms for a 32 MiB hierarchical all-reduce against %.1f ms with equal weights",
+                       name.c_str(), best * 1e-3, base.front().predictedUs * 1e-3);
+    }
+  }
+  return pick;
+}
+
 Tuner::Tuner(Topology topology, int rank, std::string name)
     : topology_(std::move(topology)), model_(&topology_), rank_(rank), name_(std::move(name)) {
   islands_ = topology_.islands();
-  // Islands of different device kinds may differ in speed: weight each by its device's reduce rate.
-  std::vector<double> w;
-  bool equal = true;
-  for (size_t r = 0; r < topology_.ranks.size(); ++r) {
-    size_t i = static_cast<size_t>(islands_[r]);
-    if (w.size() <= i) w.resize(i + 1, 0);
-    const DeviceRates* d = topology_.ratesOf(topology_.ranks[r].deviceKind);
-    w[i] = d != nullptr ? d->reduceGBps : 1.0;
+  weights_ = chooseIslandWeights(model_, islands_, &weightsWhy_);
+  if (!weights_.empty()) {
+    std::string text;
+    for (double x : weights_) text += strFormat("%s%.3g", text.empty() ? "" : " ", x);
+    MIXCCL_INFO("%s rank %d: hierarchical island weights %s (%s)", name_.c_str(), rank_, text.c_str(),
+                weightsWhy_.c_str());
   }
-  for (double x : w) equal = equal && x == w.front();
-  if (!equal) weights_ = w;
 }
 
 Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, bool inPlace, AlgorithmChoice* out) {
@@ -130,6 +191,11 @@ Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, bool inP
   if (chunkBytes > 0) q.chunks = {static_cast<size_t>(std::max<int64_t>(chunkBytes, static_cast<int64_t>(es)))};
   std::vector<Candidate> ranked = rankCandidates(model_, q);
   if (ranked.empty()) return errorStatus(mixcclInternalError, "no algorithm registered for %s", collectiveName(c));
+  // Sizes the shm fast path serves (the whole bucket fits its slots): one-shot costs what it costs there.
+  if (c == Collective::AllReduce && fastPathMaxBytes_ > 0 && bucket > 0 &&
+      (size_t{1} << bucket) - 1 <= fastPathMaxBytes_) {
+    costOneShotFastPath(&ranked, count * es);
+  }
 
   Candidate pick = ranked.front();
   if (forced != nullptr) {
@@ -178,6 +244,31 @@ std::shared_ptr<const Schedule> Tuner::schedule(const Algorithm* algorithm, cons
   auto built = std::make_shared<const Schedule>(algorithm->build(a));
   schedules_.emplace(k, built);
   return built;
+}
+
+void Tuner::enableOneShotFastPath(size_t maxBytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  fastPathMaxBytes_ = maxBytes;
+  decisions_.clear();
+}
+
+void Tuner::costOneShotFastPath(std::vector<Candidate>* ranked, size_t bytes) const {
+  const DeviceRates* cpu = topology_.ratesOf("cpu");
+  double shmGBps = 0;
+  int n = topology_.nranks();
+  if (n >= 2 && topology_.linkClasses.size() > 0) shmGBps = topology_.link(0, 1).betaGBps;
+  int host = topology_.ranks.empty() ? 0 : topology_.ranks[0].host;
+  double over = topology_.hosts.empty() ? 1.0
+                : static_cast<double>(topology_.ranksOnHost(host)) / std::max(1, topology_.hosts[static_cast<size_t>(host)].cores);
+  double us = ShmFastPath::predictUs(bytes, n, cpu != nullptr ? cpu->copyGBps : 0, cpu != nullptr ? cpu->reduceGBps : 0,
+                                     shmGBps, over);
+  auto one = std::find_if(ranked->begin(), ranked->end(), [](const Candidate& x) {
+    return std::string_view(x.algorithm->name) == "oneshot";
+  });
+  if (one == ranked->end()) return;
+  one->predictedUs = us;
+  // Keep the rule of rankCandidates: the front wins unless beaten by more than half a percent.
+  if (one != ranked->begin() && us < ranked->front().predictedUs * 0.995) std::rotate(ranked->begin(), one, one + 1);
 }
 
 Status chooseAlgorithm(mixcclComm* comm, Collective c, size_t count, mixcclDataType_t type, bool inPlace,

@@ -46,12 +46,19 @@ class Tuner {
   const std::vector<int>& islands() const { return islands_; }
   // nullptr when every island is as fast as the others.
   const std::vector<double>* islandWeights() const { return weights_.empty() ? nullptr : &weights_; }
+  // Why these weights ("equal", or which measured rate and the predicted gain), for logs and tools.
+  const std::string& islandWeightsWhy() const { return weightsWhy_; }
 
   Status choose(Collective c, size_t count, mixcclDataType_t type, bool inPlace, AlgorithmChoice* out);
   // The schedule for args built by `algorithm`, from the cache when it was built before.
   std::shared_ptr<const Schedule> schedule(const Algorithm* algorithm, const CollectiveArgs& args);
+  // The shm fast path (core/shm_fastpath.h) runs "oneshot" all-reduce up to maxBytes per rank: cost
+  // it at those sizes with the fast path's prediction instead of the engine's. Called once at init.
+  void enableOneShotFastPath(size_t maxBytes);
 
  private:
+  void costOneShotFastPath(std::vector<Candidate>* ranked, size_t bytes) const;
+
   using DecisionKey = std::tuple<int, int, size_t, bool>;  // collective, log2 bucket, element size, in place
   using ScheduleKey = std::tuple<const Algorithm*, int, size_t, int, bool, size_t>;
 
@@ -59,12 +66,20 @@ class Tuner {
   CostModel model_;
   std::vector<int> islands_;
   std::vector<double> weights_;
+  std::string weightsWhy_;
   int rank_;
   std::string name_;
   std::mutex mutex_;
   std::map<DecisionKey, AlgorithmChoice> decisions_;
   std::map<ScheduleKey, std::shared_ptr<const Schedule>> schedules_;
+  size_t fastPathMaxBytes_ = 0;  // 0: no fast path
 };
+
+// Island weights for the hierarchical algorithms (algorithms/islands.h): candidate weightings from
+// the islands' measured speeds (device reduce rate, host network rate, both), each costed by the
+// model on a large hierarchical all-reduce; the cheapest is returned if it beats equal weights by
+// more than 1 %, else {} (equal). `why` says which and by how much.
+std::vector<double> chooseIslandWeights(const CostModel& model, const std::vector<int>& islands, std::string* why);
 
 // The communicator's tuner decides (comm->tuner); used by core/op.cc.
 Status chooseAlgorithm(mixcclComm* comm, Collective c, size_t count, mixcclDataType_t type, bool inPlace,

@@ -30,7 +30,10 @@ if [ "${MIXCCL_TEST_SANITIZE:-1}" = "0" ]; then
 else
   SAN_DIR="${BUILD_DIR}-asan"
   echo "test: ctest under ASan+UBSan in ${SAN_DIR}/"
-  cmake -S . -B "${SAN_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIXCCL_WERROR=ON -DMIXCCL_SANITIZE=address
+  # The Python module and the torch backend are left out of the sanitizer trees: no ctest test uses
+  # them (pytest runs against build/), and their torch headers are the slowest files to compile.
+  cmake -S . -B "${SAN_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIXCCL_WERROR=ON -DMIXCCL_SANITIZE=address \
+    -DCMAKE_DISABLE_FIND_PACKAGE_pybind11=ON
   cmake --build "${SAN_DIR}" -j"$(nproc)"
   if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       ctest --test-dir "${SAN_DIR}" --output-on-failure -j2 --timeout 600 \
@@ -48,9 +51,11 @@ fi
 # slower): the matrix runs above 2 ranks (each takes 5-10 minutes here under TSan; the threads
 # TSan watches are the same at 2 ranks), the 50-kill peer-death loop (its single-kill
 # path runs in PeerFailure.*) and the soaks (their collectives run in the matrix).
-# Not yet clean under TSan, and left out until they are (noted on the issue): the emu fault death test
-# (TSan's own SEGV interception reports the faulting child's handler as signal-unsafe) and the mixed
-# cpu+emu runs (a rank failed under TSan with -j2 once; alone they pass).
+# The matrix that stays (1 and 2 ranks) runs int8 and float32 only (MIXCCL_TEST_ONLY, read by the
+# matrix alone; every collective, reduction, count, placement and root still runs): TSan sees only
+# races between threads of one process, and the element type changes no thread's work, only the
+# reduction loop that the normal and ASan stages check for every type. All 12 types took 540+ s at
+# 2 ranks under load, past the matrix's own deadline; the two types leave room for the rest.
 # MIXCCL_TEST_SANITIZE=0 skips this stage too.
 if [ "${MIXCCL_TEST_SANITIZE:-1}" != "0" ]; then
   TSAN_DIR="${BUILD_DIR}-tsan"
@@ -60,11 +65,11 @@ if [ "${MIXCCL_TEST_SANITIZE:-1}" != "0" ]; then
   # partitioner (false reports, seen in CpuDevice.*). Without it the cpu backend reduces on the calling
   # thread; our own threads (proxy, watcher, async init, transports) are what this stage checks.
   cmake -S . -B "${TSAN_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIXCCL_WERROR=ON -DMIXCCL_SANITIZE=thread \
-    -DCMAKE_DISABLE_FIND_PACKAGE_TBB=ON
+    -DCMAKE_DISABLE_FIND_PACKAGE_TBB=ON -DCMAKE_DISABLE_FIND_PACKAGE_pybind11=ON
   cmake --build "${TSAN_DIR}" -j"$(nproc)"
   if ! TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" UCX_MEM_MMAP_HOOK_MODE=none \
-      ctest --test-dir "${TSAN_DIR}" --output-on-failure -j2 --timeout 600 \
-        -E 'CollectivesMatrix.*/(3|4|5|8)ranks|PeerDeath\.|soak_short|^Transports\.|^Multihost\.|EmuDeviceDeathTest\.Direct|^MixedCollectives\.'; then
+      MIXCCL_TEST_ONLY=int8,float32 ctest --test-dir "${TSAN_DIR}" --output-on-failure -j2 --timeout 600 \
+        -E 'CollectivesMatrix.*/(3|4|5|8)ranks|PeerDeath\.|soak_short|^Transports\.|^Multihost\.'; then
     echo "test: ctest under TSan FAILED" >&2
     status=1
   fi

@@ -8,7 +8,9 @@ namespace mixccl {
 namespace {
 
 struct Posted {
-  double at;  // when the sender posted it (us)
+  double at;           // when the sender posted it (us)
+  double toPeerBytes;  // everything the sender's round sends to this receiver (one link, in turn)
+  double crossBytes;   // everything the sender's round sends to other hosts (through its host's NIC)
 };
 
 bool isComm(StepKind k) { return k == StepKind::Send || k == StepKind::Recv || k == StepKind::RecvReduce; }
@@ -29,7 +31,14 @@ CostModel::CostModel(const Topology* topology) : topology_(topology) {
     DeviceRates d = rates != nullptr ? *rates : defaultDeviceRates(info.deviceKind);
     c.copyUsPerByte = 1e-3 / d.copyGBps;      // 1 GB/s = 1e3 bytes per microsecond
     c.reduceUsPerByte = 1e-3 / d.reduceGBps;
+    c.stepUs = std::max(0.0, host.stepUs);
   }
+}
+
+double CostModel::netUsPerByte(int host, const std::vector<int>& crossing) const {
+  const double net = topology_->hosts[static_cast<size_t>(host)].netGBps;
+  if (!(net > 0)) return 0;
+  return 1e-3 / (net / std::max(1, crossing[static_cast<size_t>(host)]));
 }
 
 double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) const {
@@ -39,6 +48,16 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
   std::vector<std::deque<Posted>> inbox(n * n);  // [from * n + to]: sends posted, not yet received
   std::vector<size_t> next(n, 0);
   std::vector<double> clock(n, 0.0);
+  // Ranks of each host that send to another host somewhere in the schedules: they share its NIC.
+  std::vector<int> crossing(t.hosts.size(), 0);
+  for (size_t r = 0; r < n; ++r) {
+    const int h = t.ranks[r].host;
+    bool crosses = false;
+    for (const Round& round : schedules[r].rounds)
+      for (const Step& s : round.steps)
+        crosses = crosses || (s.kind == StepKind::Send && s.src.count > 0 && t.ranks[static_cast<size_t>(s.peer)].host != h);
+    if (crosses) ++crossing[static_cast<size_t>(h)];
+  }
   size_t finished = 0;
   for (size_t r = 0; r < n; ++r)
     if (schedules[r].rounds.empty()) ++finished;
@@ -47,6 +66,7 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
   // completes once every message it receives has been posted by its sender: two ranks that send to
   // each other in the same round both post before either completes, as in the engine.
   std::vector<size_t> need(n);
+  std::vector<double> sendTo(n, 0.0), recvFrom(n, 0.0);  // this round's bytes per peer
   std::vector<char> posted(n, 0);
   std::vector<double> postAt(n, 0.0);
   while (finished < n) {
@@ -63,9 +83,17 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
             if (s.kind == StepKind::Reduce) local += bytes * rc.reduceUsPerByte;
           }
           postAt[r] = clock[r] + local * rc.share;
+          double cross = 0;
+          for (const Step& s : round.steps)
+            if (s.kind == StepKind::Send && static_cast<size_t>(s.peer) != r) {
+              sendTo[static_cast<size_t>(s.peer)] += static_cast<double>(s.src.count * es);
+              if (t.ranks[static_cast<size_t>(s.peer)].host != t.ranks[r].host) cross += static_cast<double>(s.src.count * es);
+            }
           for (const Step& s : round.steps)
             if (s.kind == StepKind::Send && s.src.count > 0 && static_cast<size_t>(s.peer) != r)
-              inbox[r * n + static_cast<size_t>(s.peer)].push_back({postAt[r]});
+              inbox[r * n + static_cast<size_t>(s.peer)].push_back({postAt[r], sendTo[static_cast<size_t>(s.peer)], cross});
+          for (const Step& s : round.steps)
+            if (s.kind == StepKind::Send) sendTo[static_cast<size_t>(s.peer)] = 0;
           posted[r] = 1;
           progressed = true;
         }
@@ -79,7 +107,18 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
         if (!ready) break;
 
         const double post = postAt[r];
-        double busy = 0, end = post;
+        double busy = 0, end = post, crossIn = 0;
+        for (const Step& s : round.steps)
+          if ((s.kind == StepKind::Recv || s.kind == StepKind::RecvReduce) && static_cast<size_t>(s.peer) != r) {
+            recvFrom[static_cast<size_t>(s.peer)] += static_cast<double>(s.dst.count * es);
+            if (t.ranks[static_cast<size_t>(s.peer)].host != t.ranks[r].host) crossIn += static_cast<double>(s.dst.count * es);
+          }
+        // Waits this round may sleep through: every message from another rank, weighted by its size
+        // against the calibration message (a waiting rank waits for a core held by ranks busy with
+        // work of about the message's size). Messages from several peers add up too: with more
+        // ranks than cores, each of those senders has to get a core in turn before its message is
+        // there, so one round of n-1 large messages is not cheaper than n-1 rounds of one.
+        double waits = 0;
         for (const Step& s : round.steps) {
           if (!isComm(s.kind)) continue;
           size_t p = static_cast<size_t>(s.peer);
@@ -91,21 +130,33 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
             continue;
           }
           const LinkClass& link = t.link(static_cast<int>(r), static_cast<int>(p));
-          double usPerByte = 1e-3 / link.betaGBps;
+          const double usPerByte = 1e-3 / link.betaGBps;
           // Each message also costs both sides software time (posting, polling, system calls):
           // kMessageOverheadShare of alpha. This is what makes 63 messages in one round dearer than
           // six rounds of one message on a slow link.
           busy += 0.5 * bytes * usPerByte + kMessageOverheadShare * link.alphaUs;
           if (s.kind == StepKind::Send) continue;
+          waits += std::min(1.0, bytes / static_cast<double>(kStepCalibrationBytes));
           Posted sent = inbox[p * n + r].front();
           inbox[p * n + r].pop_front();
-          // The message flows at the slower of the link and (for a reduce) the device's reduction.
-          double flow = s.kind == StepKind::RecvReduce ? std::max(usPerByte, rc.reduceUsPerByte) : usPerByte;
-          if (s.kind == StepKind::RecvReduce) busy += bytes * rc.reduceUsPerByte * 0.5;
+          // The pieces one link carries in a round go one after another, at the slowest of the link,
+          // (for a reduce) the device's reduction, and between hosts each host's own network rate,
+          // which all that host's crossing traffic of the round shares.
+          double flow = sent.toPeerBytes * usPerByte;
+          if (s.kind == StepKind::RecvReduce) {
+            flow = std::max(flow, recvFrom[p] * rc.reduceUsPerByte);
+            busy += bytes * rc.reduceUsPerByte * 0.5;
+          }
+          if (t.ranks[p].host != t.ranks[r].host) {
+            flow = std::max(flow, sent.crossBytes * netUsPerByte(t.ranks[p].host, crossing));
+            flow = std::max(flow, crossIn * netUsPerByte(t.ranks[r].host, crossing));
+          }
           double share = std::max(rc.share, ranks_[p].share);
-          end = std::max(end, std::max(sent.at, post) + link.alphaUs * share + bytes * flow);
+          end = std::max(end, std::max(sent.at, post) + link.alphaUs * share + flow);
         }
-        end = std::max(end, post + busy * rc.share) + kRoundOverheadUs * rc.share;
+        for (const Step& s : round.steps)
+          if (s.kind == StepKind::Recv || s.kind == StepKind::RecvReduce) recvFrom[static_cast<size_t>(s.peer)] = 0;
+        end = std::max(end, post + busy * rc.share) + kRoundOverheadUs * rc.share + waits * rc.stepUs;
         clock[r] = end;
         posted[r] = 0;
         ++next[r];

@@ -7,7 +7,15 @@
 // at the device's rates, plus its share of moving each message (half of bytes / beta per side, since
 // the calibrated beta covers sender and receiver together). Rounds of one rank run in order; rounds
 // of different ranks overlap freely and meet only through messages. Where a host has more ranks
-// than cores, work and latency there stretch by ranks / cores.
+// than cores, work and latency there stretch by ranks / cores, and every message a round waits for
+// pays the host's measured scheduling cost (HostInfo::stepUs, scaled by the message's size against
+// kStepCalibrationBytes; every sender must get a core in turn, so the waits add up): what makes
+// ring's many pipelined pieces, and direct algorithms' n-1 large messages, dear on such a host.
+// The pieces one link carries in one round flow one after another (their bytes add up). A message
+// between hosts also flows no faster than each host's own network rate (HostInfo::netGBps) allows
+// for all the crossing bytes of that rank's round, the rate being divided among the host's ranks
+// that cross hosts in the schedules (they share the NIC): one slow host slows exactly the traffic
+// through it.
 #pragma once
 
 #include <cstddef>
@@ -37,10 +45,18 @@ class CostModel {
     double share = 1;          // oversubscription stretch of this rank's host
     double copyUsPerByte = 0;  // this rank's device
     double reduceUsPerByte = 0;
+    double stepUs = 0;         // the host's scheduling cost of a round that waits (HostInfo::stepUs)
   };
+  // us per byte through host h's own network rate (HostInfo::netGBps) shared by the crossing[h]
+  // ranks of h that send to other hosts in the schedules; 0 when the rate is unknown.
+  double netUsPerByte(int host, const std::vector<int>& crossing) const;
   const Topology* topology_;
   std::vector<RankCosts> ranks_;
 };
+
+// The message size HostInfo::stepUs is measured with (core/comm_topology.cc): a waited message of
+// b bytes costs stepUs * min(1, b / kStepCalibrationBytes).
+constexpr size_t kStepCalibrationBytes = 256 * 1024;
 
 // Fixed software cost of running one round (posting, polling, bookkeeping), microseconds.
 constexpr double kRoundOverheadUs = 0.15;

@@ -37,6 +37,14 @@ struct HostInfo {
   std::vector<CacheLevel> caches;
   std::vector<NetworkInterface> nics;
   std::string discoveredBy;  // "hwloc 2.9.0", "sysconf", "file"
+  // Measured at init (or from a topology file); 0 = unknown, and the model then ignores the term.
+  // stepUs: what one round that waits for a message costs on this host beyond the link's alpha when
+  //   all the job's ranks there are active at once (with more ranks than cores, every wait is a
+  //   context switch). netGBps: this host's own rate to other hosts (its NIC, or a throttled link);
+  //   a cross-host message flows at the least of its class's beta and both ends' netGBps, shared by
+  //   the ranks of a host that cross at the same time.
+  double stepUs = 0;
+  double netGBps = 0;
 };
 
 struct RankInfo {

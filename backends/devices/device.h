@@ -43,6 +43,11 @@ class StreamGate {
   virtual void release() = 0;
 };
 
+// An IPC handle as bytes (cudaIpcMemHandle_t, cudaIpcEventHandle_t and HIP's are 64 bytes).
+struct DeviceIpcHandle {
+  unsigned char bytes[64] = {};
+};
+
 class Device {
  public:
   virtual ~Device() = default;
@@ -81,6 +86,56 @@ class Device {
     (void)userStream;
     gate->reset();
     return Status::ok();
+  }
+
+  // Blocks the host until `userStream` has passed everything queued on it (what NULL means is the
+  // device's choice, as in openGate). For callers that hold no runtime of their own (tests, tools).
+  virtual Status synchronizeStream(void* userStream) {
+    (void)userStream;
+    return Status::ok();
+  }
+
+  // ---- Sharing memory and completion events with other processes of this host (the cuda_ipc
+  // transport; backends/transports/cuda_ipc). A device without IPC keeps these defaults. Handles are
+  // opaque bytes the core ships through the bootstrap; the importing process gets its own mapping.
+  virtual bool supportsIpc() const { return false; }
+  // A handle for memory this device allocated (allocate()); the memory stays owned by this process.
+  virtual Status exportMemory(void* ptr, DeviceIpcHandle* handle) {
+    (void)ptr, (void)handle;
+    return ipcUnsupported();
+  }
+  // Maps another process's exported memory; undo with closeImported.
+  virtual Status importMemory(const DeviceIpcHandle& handle, void** ptr) {
+    (void)handle, (void)ptr;
+    return ipcUnsupported();
+  }
+  virtual void closeImported(void* ptr) { (void)ptr; }
+  // An interprocess event: recorded by one process on its device's own stream, waited on by another
+  // on its own stream (the GPU orders the two; no kernel spins and the host does not block).
+  virtual Status createIpcEvent(DeviceIpcHandle* handle, void** event) {
+    (void)handle, (void)event;
+    return ipcUnsupported();
+  }
+  virtual Status importIpcEvent(const DeviceIpcHandle& handle, void** event) {
+    (void)handle, (void)event;
+    return ipcUnsupported();
+  }
+  // Records `event` after everything this device has enqueued so far.
+  virtual Status recordIpcEvent(void* event) {
+    (void)event;
+    return ipcUnsupported();
+  }
+  // This device's later work waits for the event's last record.
+  virtual Status waitIpcEvent(void* event) {
+    (void)event;
+    return ipcUnsupported();
+  }
+  virtual void destroyIpcEvent(void* event) { (void)event; }
+
+ private:
+  Status ipcUnsupported() const {
+    return errorStatus(mixcclInvalidUsage, "device %s:%d cannot share memory with other processes (no IPC)", kind(),
+                       ordinal());
   }
 };
 

@@ -2,16 +2,10 @@
 
 #include <cstdlib>
 
+#include "backends/devices/gpu/gpu_module_loader.h"
 #include "backends/devices/plugin/plugin_device.h"
 
 namespace mixccl {
-
-#ifdef MIXCCL_HAVE_CUDA
-Status createCudaDevice(int ordinal, std::unique_ptr<Device>* out);  // backends/devices/cuda
-#endif
-#ifdef MIXCCL_HAVE_HIP
-Status createHipDevice(int ordinal, std::unique_ptr<Device>* out);  // backends/devices/hip
-#endif
 
 namespace {
 
@@ -69,21 +63,12 @@ Status createDevice(const std::string& kind, int ordinal, int cpuThreads, const 
     *out = createCpuDevice(ordinal, cpuThreads);
     return Status::ok();
   }
-  if (kind == "cuda") {
-#ifdef MIXCCL_HAVE_CUDA
-    return createCudaDevice(ordinal, out);
-#else
-    return errorStatus(mixcclInvalidUsage, "device kind 'cuda' is not available: this mixccl was built without the "
-                       "CUDA toolkit (CMake did not find CUDAToolkit)");
-#endif
-  }
-  if (kind == "hip") {
-#ifdef MIXCCL_HAVE_HIP
-    return createHipDevice(ordinal, out);
-#else
-    return errorStatus(mixcclInvalidUsage, "device kind 'hip' is not available: this mixccl was built without HIP "
-                       "(hipcc / libamdhip64-dev were not found)");
-#endif
+  // cuda and hip live in modules of their own (libmixccl-cuda.so, libmixccl-hip.so), loaded here the
+  // first time, so that libmixccl needs neither runtime (backends/devices/gpu/gpu_module.h).
+  if (kind == "cuda" || kind == "hip") {
+    const GpuModuleV1* m = nullptr;
+    MIXCCL_CHECK(loadGpuModule(kind, &m));
+    return m->createDevice(ordinal, out);
   }
   return createPluginDevice(kind, ordinal, pluginSpec, out);
 }

@@ -19,7 +19,8 @@ struct DeviceSelection {
 // Parses "kind" or "kind:ordinal" (MIXCCL_DEVICE's format, e.g. "emu:1"). Kinds are [a-z0-9_]{1,31}.
 Status parseDeviceSpec(const std::string& text, DeviceSelection* out);
 
-// The kinds compiled into this build ("cpu", then "cuda" and "hip" where built).
+// The kinds this build provides ("cpu", then "cuda" and "hip" where their modules were built; those
+// load at first use and may still fail where the GPU runtime is missing).
 std::vector<std::string> builtinDeviceKinds();
 
 // Makes device `ordinal` of `kind`. A kind that is not built in is loaded as a plugin: `pluginSpec`

@@ -23,6 +23,8 @@
 
 namespace mixccl {
 
+class Device;  // backends/devices/device.h
+
 // Where a message's bytes come from. If hostPtr is set, the transport may read the bytes from it
 // directly; otherwise it calls read() to have them copied into memory of its own.
 struct MessageSource {
@@ -74,6 +76,7 @@ struct TransportContext {
   int timeoutSeconds = 300;
   std::string bindAddress;         // the local address the bootstrap uses (socket binds here)
   const std::atomic<bool>* aborted = nullptr;
+  Device* device = nullptr;        // the rank's device (cuda_ipc moves data through it)
 };
 
 // One kind of transport for one communicator, serving a subset of peers.

@@ -1,5 +1,6 @@
 #include "bench/perf/launch.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +38,31 @@ bool underMpirun() { return envOrNull("OMPI_COMM_WORLD_SIZE") != nullptr || envO
 
 // All ranks are on this host: keep the library's sockets on loopback unless the user chose otherwise.
 void preferLoopback() { setenv("MIXCCL_SOCKET_IFNAME", "lo", /*overwrite=*/0); }
+
+// Pins a self-launched rank to one core, as mpirun does by default when ranks do not outnumber cores.
+// Unpinned, two ranks that wake each other through a futex are often moved onto one core by the
+// kernel (it places a woken task beside its waker), and a run then takes 2-4x longer than the same
+// run spread over both cores: the timing would depend on where the kernel happened to put them.
+void bindRank(const std::string& mode, int rank, int nranks) {
+  if (mode == "none") return;
+  cpu_set_t usable;
+  if (sched_getaffinity(0, sizeof(usable), &usable) != 0) return;
+  const int cores = CPU_COUNT(&usable);
+  if (mode == "auto" && nranks > cores) return;  // oversubscribed: let the kernel share the cores
+  int nth = rank % cores;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &usable)) continue;
+    if (nth-- > 0) continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof(one), &one) != 0) {
+      std::fprintf(stderr, "mixccl-perf: rank %d: could not bind to cpu %d: %s (running unbound)\n", rank, cpu,
+                   std::strerror(errno));
+    }
+    return;
+  }
+}
 
 bool getUniqueId(mixcclUniqueId* id) {
   mixcclResult_t r = mixcclGetUniqueId(id);
@@ -76,6 +102,7 @@ int runSelfLaunched(const Options& options, const std::function<int(const World&
     }
     if (pid == 0) {
       world.rank = world.localRank = rank;
+      bindRank(options.bind, rank, options.nprocs);
       int rc = body(world);
       std::fflush(nullptr);
       // _exit: a forked child must not run the parent's exit handlers (the library's rendezvous

@@ -124,6 +124,11 @@ bool parseOptions(int argc, char** argv, Options* out, int* exitCode) {
   app.add_option("--devices", devicesText, "device kind per rank, comma-separated, cycled over ranks")
       ->capture_default_str();
   app.add_option("--json", o.jsonPath, "also write every row, the machine and the parameters to this file");
+  app.add_option("--bind", o.bind,
+                 "with -np: 'core' pins rank r to the r-th usable core, 'none' leaves placement to the kernel, "
+                 "'auto' pins when every rank has a core of its own (what mpirun does by default)")
+      ->check(CLI::IsMember({"auto", "core", "none"}))
+      ->capture_default_str();
 
   std::vector<std::string> args = normalizeArgs(argc, argv);
   std::reverse(args.begin(), args.end());  // CLI11 wants the vector in reverse order

@@ -28,6 +28,7 @@ struct Options {
   int nprocs = 0;                     // -np: 0 means "not self-launched"
   std::vector<std::string> devices;   // --devices, cycled over ranks
   std::string jsonPath;               // --json
+  std::string bind = "auto";          // --bind: auto, core or none (self-launched ranks only)
   // What the user typed for -d/-o, shown in the header and the JSON file.
   std::string dtypeArg = "float";
   std::string redopArg = "sum";

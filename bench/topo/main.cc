@@ -72,6 +72,16 @@ std::string timeText(double us) {
 void printTables(const Topology& t, const Options& o) {
   CostModel model(&t);
   std::vector<int> islands = t.islands();
+  // The same island weights the communicator's tuner would use (core/tuner.h).
+  std::string why;
+  std::vector<double> weights = chooseIslandWeights(model, islands, &why);
+  std::string weightText;
+  for (double w : weights) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%s%.3g", weightText.empty() ? "" : " ", w);
+    weightText += buf;
+  }
+  std::printf("\n# Hierarchical island weights: %s (%s)\n", weights.empty() ? "equal" : weightText.c_str(), why.c_str());
   const Collective all[] = {Collective::AllReduce, Collective::AllGather, Collective::ReduceScatter,
                             Collective::Broadcast, Collective::Reduce,    Collective::AlltoAll,
                             Collective::Gather,    Collective::Scatter};
@@ -91,6 +101,7 @@ void printTables(const Topology& t, const Options& o) {
       q.count = countFor(c, bytes, q.elementBytes, t.nranks());
       q.inPlace = o.inPlace;
       q.island = &islands;
+      q.islandWeight = weights.empty() ? nullptr : &weights;
       std::vector<Candidate> ranked = rankCandidates(model, q);
       if (ranked.empty()) continue;
       const Candidate& best = ranked.front();

@@ -25,7 +25,8 @@ namespace {
 const std::set<std::string>& variablesReadByTheCore() {
   static const std::set<std::string> names = {"NCCL_DEBUG", "NCCL_DEBUG_FILE", "NCCL_ALGO", "NCCL_SOCKET_IFNAME",
                                               "NCCL_COMM_ID", "NCCL_SHM_DISABLE", "NCCL_COMM_BLOCKING",
-                                              "NCCL_DEBUG_SUBSYS", "NCCL_P2P_DISABLE"};
+                                              "NCCL_DEBUG_SUBSYS", "NCCL_P2P_DISABLE", "NCCL_NSOCKSPERTHREAD",
+                                              "NCCL_SOCKET_NTHREADS"};
   return names;
 }
 

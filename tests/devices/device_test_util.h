@@ -39,7 +39,11 @@ class DeviceBuffer {
   std::vector<unsigned char> download() const {
     std::vector<unsigned char> host(bytes_);
     if (bytes_ == 0) return host;
-    mixccl::Status st = dev_->copy(host.data(), ptr_, bytes_);
+    // Collectives given a NULL stream are ordered on cuda's legacy default stream: wait for them
+    // (the copy below runs on the device's own stream, which does not wait for that one).
+    mixccl::Status st = dev_->synchronizeStream(nullptr);
+    MP_CHECK(st.isOk(), "download: %s", st.message().c_str());
+    st = dev_->copy(host.data(), ptr_, bytes_);
     MP_CHECK(st.isOk(), "download: %s", st.message().c_str());
     return host;
   }

@@ -31,6 +31,8 @@ run() {  # run LABEL ENV... ; prints the out-of-place time (us) of rank 0
   for r in 0 1 2 3 4 5 6 7; do wait "${pids[$r]}"; done
   NETNS_PIDS=()
   grep -m1 "AllReduce of .* uses" "/tmp/mixccl-throttled-$$-${label}-0.log" | sed 's/.*AllReduce/  AllReduce/' | cut -c1-160 >&2
+  # What the calibration measured per host, and the island weights the tuner derived from it.
+  grep -E "own network rate|island weights" "/tmp/mixccl-throttled-$$-${label}-0.log" | sed 's/^.*mixccl INFO/ /' | cut -c1-220 >&2 || true
   awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ && NF >= 8 { print $6; exit }' "/tmp/mixccl-throttled-$$-${label}-0.log"
 }
 

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "backends/devices/gpu/gpu_kernels.h"
+#include "backends/devices/gpu/gpu_module.h"
 
 MIXCCL_DECLARE_GPU_LAUNCHERS(mixccl::cudak, cudaStream_t)
 
@@ -41,6 +42,19 @@ MIXCCL_DECLARE_GPU_LAUNCHERS(mixccl::cudak, cudaStream_t)
 #define gpuHostAllocMapped cudaHostAllocMapped
 #define gpuHostGetDevicePointer cudaHostGetDevicePointer
 #define gpuFreeHost cudaFreeHost
+#define gpuStreamWaitEvent cudaStreamWaitEvent
+#define gpuEventInterprocess cudaEventInterprocess
+#define gpuIpcMemHandle_t cudaIpcMemHandle_t
+#define gpuIpcEventHandle_t cudaIpcEventHandle_t
+#define gpuIpcGetMemHandle cudaIpcGetMemHandle
+#define gpuIpcOpenMemHandle cudaIpcOpenMemHandle
+#define gpuIpcCloseMemHandle cudaIpcCloseMemHandle
+#define gpuIpcMemLazyEnablePeerAccess cudaIpcMemLazyEnablePeerAccess
+#define gpuIpcGetEventHandle cudaIpcGetEventHandle
+#define gpuIpcOpenEventHandle cudaIpcOpenEventHandle
+// A NULL user stream is the legacy default stream (as in NCCL), also when the application was
+// compiled with --default-stream per-thread.
+#define GPU_LEGACY_STREAM cudaStreamLegacy
 
 namespace {
 // cuStreamWaitValue32 (a stream memory operation) through the runtime's driver entry point, so
@@ -66,11 +80,18 @@ cudaError_t gpuStreamWaitValueGeq(cudaStream_t stream, void* devicePtr, uint32_t
 
 namespace mixccl {
 
+namespace {
 Status createCudaDevice(int ordinal, std::unique_ptr<Device>* out) {
   auto d = std::make_unique<GpuDevice>(ordinal);
   MIXCCL_CHECK(d->init());
   *out = std::move(d);
   return Status::ok();
 }
+}  // namespace
 
 }  // namespace mixccl
+
+#define MIXCCL_STR2(x) #x
+#define MIXCCL_STR(x) MIXCCL_STR2(x)
+// The module's one exported symbol (backends/devices/gpu/gpu_module.h).
+MIXCCL_DEFINE_GPU_MODULE("cuda", "CUDA runtime " MIXCCL_STR(CUDART_VERSION), mixccl::createCudaDevice)

@@ -3,6 +3,7 @@
 #include <hip/hip_runtime_api.h>
 
 #include "backends/devices/gpu/gpu_kernels.h"
+#include "backends/devices/gpu/gpu_module.h"
 
 MIXCCL_DECLARE_GPU_LAUNCHERS(mixccl::hipk, hipStream_t)
 
@@ -39,6 +40,19 @@ MIXCCL_DECLARE_GPU_LAUNCHERS(mixccl::hipk, hipStream_t)
 #define gpuHostAllocMapped hipHostMallocMapped
 #define gpuHostGetDevicePointer hipHostGetDevicePointer
 #define gpuFreeHost hipHostFree
+#define gpuStreamWaitEvent hipStreamWaitEvent
+#define gpuEventInterprocess hipEventInterprocess
+#define gpuIpcMemHandle_t hipIpcMemHandle_t
+#define gpuIpcEventHandle_t hipIpcEventHandle_t
+#define gpuIpcGetMemHandle hipIpcGetMemHandle
+#define gpuIpcOpenMemHandle hipIpcOpenMemHandle
+#define gpuIpcCloseMemHandle hipIpcCloseMemHandle
+#define gpuIpcMemLazyEnablePeerAccess hipIpcMemLazyEnablePeerAccess
+#define gpuIpcGetEventHandle hipIpcGetEventHandle
+#define gpuIpcOpenEventHandle hipIpcOpenEventHandle
+// A NULL user stream is HIP's null stream, which synchronizes with the device's blocking streams
+// like CUDA's legacy default stream (HIP has no separate legacy handle).
+#define GPU_LEGACY_STREAM static_cast<hipStream_t>(nullptr)
 
 namespace {
 hipError_t gpuStreamWaitValueGeq(hipStream_t stream, void* devicePtr, uint32_t value) {
@@ -49,11 +63,18 @@ hipError_t gpuStreamWaitValueGeq(hipStream_t stream, void* devicePtr, uint32_t v
 
 namespace mixccl {
 
+namespace {
 Status createHipDevice(int ordinal, std::unique_ptr<Device>* out) {
   auto d = std::make_unique<GpuDevice>(ordinal);
   MIXCCL_CHECK(d->init());
   *out = std::move(d);
   return Status::ok();
 }
+}  // namespace
 
 }  // namespace mixccl
+
+#define MIXCCL_STR2(x) #x
+#define MIXCCL_STR(x) MIXCCL_STR2(x)
+// The module's one exported symbol (backends/devices/gpu/gpu_module.h).
+MIXCCL_DEFINE_GPU_MODULE("hip", "HIP runtime " MIXCCL_STR(HIP_VERSION), mixccl::createHipDevice)

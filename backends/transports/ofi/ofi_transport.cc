@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/transports/fabric/fabric_setup.h"
 #include "backends/transports/fabric/fabric_transport.h"
 #include "backends/transports/setup_agreement.h"
 #include "core/log.h"
@@ -354,40 +355,12 @@ class OfiEngine final : public FabricEngine {
 
 Status createOfiTransport(const TransportContext& ctx, const std::vector<int>& peers,
                           std::unique_ptr<Transport>* out) {
-  auto engine = std::make_unique<OfiEngine>(ctx.nranks);
-  std::vector<OfiAddressCard> cards(static_cast<size_t>(ctx.nranks));
-  OfiAddressCard& mine = cards[static_cast<size_t>(ctx.rank)];
-  Status local = checkFabricPeers(ctx, peers, "ofi");
-  if (local.isOk()) local = engine->init();
-  if (local.isOk() && !peers.empty()) local = engine->open(ctx.bindAddress);
-  if (local.isOk() && !peers.empty()) local = engine->localAddress(&mine);
-  mine.ok = local.isOk() ? 1 : 0;
-  Status gathered = ctx.bootstrap->allGather(cards.data(), sizeof(OfiAddressCard));
-  MIXCCL_CHECK(local);
-  MIXCCL_CHECK(gathered.withContext("ofi transport: exchanging endpoint addresses: "));
-  for (int r = 0; r < ctx.nranks; ++r) {
-    if (!cards[static_cast<size_t>(r)].ok) {
-      return errorStatus(mixcclRemoteError, "ofi transport setup failed on rank %d while opening libfabric (its own "
-                         "log says why)", r);
-    }
-  }
-  for (int p : peers) {
-    if (!local.isOk()) break;
-    if (cards[static_cast<size_t>(p)].length == 0) {
-      local = errorStatus(mixcclInternalError, "ofi transport: rank %d wants an ofi connection to rank %d, which "
-                          "did not open ofi for it", ctx.rank, p);
-      break;
-    }
-    local = engine->connect(p, cards[static_cast<size_t>(p)]);
-  }
-  if (local.isOk() && !peers.empty()) local = exchangeHellos(engine.get(), ctx, peers);
-  if (local.isOk() && !peers.empty()) {
-    MIXCCL_INFO("ofi transport: rank %d connected to %zu peers over libfabric %u.%u, %s", ctx.rank, peers.size(),
-                FI_MAJOR(fi_version()), FI_MINOR(fi_version()), engine->description().c_str());
-  }
-  MIXCCL_CHECK(agreeOnSetup(ctx.bootstrap, local, "ofi", "connecting to their peers"));
-  *out = std::make_unique<FabricTransport>(std::move(engine), ctx.rank, ctx.nranks, peers);
-  return Status::ok();
+  auto open = [&](OfiEngine* e) { return e->open(ctx.bindAddress); };
+  auto describe = [](OfiEngine* e, int) {
+    return strFormat("libfabric %u.%u, %s", FI_MAJOR(fi_version()), FI_MINOR(fi_version()), e->description().c_str());
+  };
+  return setUpFabricTransport<OfiEngine, OfiAddressCard>(ctx, peers, {"ofi", "libfabric", "endpoint addresses"},
+                                                         std::make_unique<OfiEngine>(ctx.nranks), open, describe, out);
 }
 
 }  // namespace mixccl

@@ -10,21 +10,18 @@
 #include <atomic>
 #include <climits>
 
+#include "backends/transports/shm/spin.h"
+
 namespace mixccl::doorbell {
 namespace {
+
+using spin::cpuRelax;
+using spin::nowNs;
 
 static_assert(std::atomic_ref<uint32_t>::is_always_lock_free);
 
 std::atomic_ref<uint32_t> seq(DoorbellWord* bell) { return std::atomic_ref<uint32_t>(bell->sequence); }
 std::atomic_ref<uint32_t> sleepers(DoorbellWord* bell) { return std::atomic_ref<uint32_t>(bell->sleepers); }
-
-inline void cpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 // Waiting has three phases, cheapest wake-up first:
 //  1. spin on the word (5 us when every rank of the host has a core, none otherwise): a peer
@@ -37,12 +34,6 @@ inline void cpuRelax() {
 constexpr uint64_t kYieldBudgetNs = 2'000'000;
 constexpr int kYieldsPerClockRead = 16;
 constexpr int kSpinsPerClockRead = 64;
-
-uint64_t nowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 

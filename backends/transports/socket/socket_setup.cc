@@ -27,9 +27,13 @@ bool sameSecret(const unsigned char* a, const unsigned char* b) {
   return diff == 0;
 }
 
-std::string rankList(const std::set<int>& ranks) {
+// `keys` are socketConnectionKey()s: "3" for a pair's first connection, "3 (connection 2)" after.
+std::string rankList(const std::set<int>& keys) {
   std::string s;
-  for (int r : ranks) s += (s.empty() ? "" : ", ") + std::to_string(r);
+  for (int k : keys) {
+    s += (s.empty() ? "" : ", ") + std::to_string(k / kMaxSocketLanes);
+    if (k % kMaxSocketLanes != 0) s += " (connection " + std::to_string(k % kMaxSocketLanes) + ")";
+  }
   return s;
 }
 
@@ -74,10 +78,10 @@ Status listenOn(const std::string& bindAddress, UniqueFd* fd, sockaddr_storage* 
 }
 
 Status connectToPeer(const TransportContext& ctx, int peer, const sockaddr_storage& address,
-                     const SetupDeadline& deadline, UniqueFd* out) {
+                     const SetupDeadline& deadline, UniqueFd* out, int lane) {
   const std::string where = formatAddress(address);
-  const std::string what = strFormat("socket transport: rank %d connecting to rank %d at %s", ctx.rank, peer,
-                                     where.c_str());
+  const std::string what = strFormat("socket transport: rank %d connecting to rank %d at %s (connection %d)",
+                                     ctx.rank, peer, where.c_str(), lane);
   socklen_t len = address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   int lastError = 0;
   for (;;) {
@@ -108,6 +112,7 @@ Status connectToPeer(const TransportContext& ctx, int peer, const sockaddr_stora
       std::memcpy(hello.secret, ctx.secret, sizeof(hello.secret));
       hello.commHash = ctx.commHash;
       hello.rank = ctx.rank;
+      hello.lane = lane;
       MIXCCL_CHECK(writeFully(s.get(), &hello, sizeof(hello), deadline, what));
       *out = std::move(s);
       return Status::ok();
@@ -174,8 +179,10 @@ Status acceptPeers(const TransportContext& ctx, int listenFd, const std::string&
         drop(p, strFormat("it belongs to communicator %016llx, not %016llx",
                           static_cast<unsigned long long>(h.commHash),
                           static_cast<unsigned long long>(ctx.commHash)));
-      } else if (missing.count(h.rank) == 0) {
-        drop(p, strFormat("it claims rank %d, which is not expected here (or already connected)", h.rank));
+      } else if (h.lane < 0 || h.lane >= kMaxSocketLanes || h.rank < 0 || h.rank >= ctx.nranks ||
+                 missing.count(socketConnectionKey(h.rank, h.lane)) == 0) {
+        drop(p, strFormat("it claims rank %d connection %d, which is not expected here (or already connected)",
+                          h.rank, h.lane));
       } else {
         SocketHelloReply reply{};
         reply.magic = kSocketReplyMagic;
@@ -183,9 +190,10 @@ Status acceptPeers(const TransportContext& ctx, int listenFd, const std::string&
         reply.rank = ctx.rank;
         MIXCCL_CHECK(writeFully(p.fd.get(), &reply, sizeof(reply), deadline,
                                 strFormat("socket transport: rank %d answering rank %d", ctx.rank, h.rank)));
-        MIXCCL_INFO("socket transport: rank %d accepted rank %d from %s", ctx.rank, h.rank, p.from.c_str());
-        missing.erase(h.rank);
-        (*out)[h.rank] = std::move(p.fd);
+        MIXCCL_INFO("socket transport: rank %d accepted rank %d (connection %d) from %s", ctx.rank, h.rank, h.lane,
+                    p.from.c_str());
+        missing.erase(socketConnectionKey(h.rank, h.lane));
+        (*out)[socketConnectionKey(h.rank, h.lane)] = std::move(p.fd);
       }
     }
     pending.erase(std::remove_if(pending.begin(), pending.end(), [](const PendingHello& p) { return !p.fd.valid(); }),

@@ -1,11 +1,13 @@
-// The socket transport: one TCP connection per peer pair, for ranks on any hosts. Setup: every
-// rank listens and publishes its address through the bootstrap; the lower rank of each pair
-// connects and proves membership with the communicator's secret; the higher one accepts.
+// The socket transport: one or more TCP connections per peer pair (MIXCCL_NSOCKS), for ranks on
+// any hosts. Setup: every rank listens and publishes its address and connection count through the
+// bootstrap; the lower rank of each pair opens min(both counts) connections and proves membership
+// with the communicator's secret on every one of them; the higher one accepts.
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <memory>
@@ -17,10 +19,14 @@
 #include "backends/transports/socket/socket_util.h"
 #include "backends/transports/socket/socket_wire.h"
 #include "backends/transports/transport.h"
+#include "core/env.h"
 #include "core/log.h"
 
 namespace mixccl {
 namespace {
+
+// Measured on loopback: more connections gain nothing there (docs/transports.md, "The socket transport").
+constexpr int kDefaultSocketsPerPeer = 1;
 
 class SocketTransport final : public Transport {
  public:
@@ -39,8 +45,8 @@ class SocketTransport final : public Transport {
     return Status::ok();
   }
 
-  void addLink(int peer, UniqueFd fd) {
-    links_[static_cast<size_t>(peer)] = std::make_unique<SocketLink>(peer, std::move(fd));
+  void addLink(int peer, std::vector<UniqueFd> fds) {
+    links_[static_cast<size_t>(peer)] = std::make_unique<SocketLink>(peer, std::move(fds));
   }
 
   void waitForActivity(uint64_t timeoutNs) override {
@@ -49,9 +55,7 @@ class SocketTransport final : public Transport {
     pollfds_.clear();
     pollfds_.push_back({wakeFd_.get(), POLLIN, 0});
     for (auto& l : links_) {
-      if (!l) continue;
-      short events = l->wantedEvents();
-      if (events != 0) pollfds_.push_back({l->fd(), events, 0});
+      if (l) l->addPollFds(&pollfds_);  // capacity is kept between calls: no allocation once warm
     }
     timespec ts;
     ts.tv_sec = static_cast<time_t>(timeoutNs / 1000000000ull);
@@ -92,7 +96,10 @@ Status connectAll(const TransportContext& ctx, const std::vector<int>& peers, in
                   const std::vector<SocketAddressCard>& cards, SocketTransport* transport) {
   SetupDeadline deadline{SetupClock::now() + std::chrono::seconds(ctx.timeoutSeconds), ctx.aborted,
                          ctx.timeoutSeconds};
-  std::map<int, UniqueFd> connected;
+  const int mine = cards[static_cast<size_t>(ctx.rank)].nsocks;
+  // A card that says 0 (one filled in by hand, as the tests do) means one connection.
+  auto lanesWith = [&](int peer) { return std::max(1, std::min<int>(mine, cards[static_cast<size_t>(peer)].nsocks)); };
+  std::map<int, UniqueFd> connected;  // by socketConnectionKey(peer, lane)
   std::vector<int> lower;
   for (int peer : peers) {
     const SocketAddressCard& card = cards[static_cast<size_t>(peer)];
@@ -100,21 +107,49 @@ Status connectAll(const TransportContext& ctx, const std::vector<int>& peers, in
       return errorStatus(mixcclInternalError, "socket transport: rank %d wants a connection to rank %d, "
                          "which does not use the socket transport for it", ctx.rank, peer);
     }
-    if (peer < ctx.rank) {
-      lower.push_back(peer);
-      continue;
+    for (int lane = 0; lane < lanesWith(peer); ++lane) {
+      if (peer < ctx.rank) {
+        lower.push_back(socketConnectionKey(peer, lane));
+      } else {
+        MIXCCL_CHECK(connectToPeer(ctx, peer, card.address, deadline,
+                                   &connected[socketConnectionKey(peer, lane)], lane));
+      }
     }
-    MIXCCL_CHECK(connectToPeer(ctx, peer, card.address, deadline, &connected[peer]));
   }
   const std::string listenText = formatAddress(cards[static_cast<size_t>(ctx.rank)].address);
   MIXCCL_CHECK(acceptPeers(ctx, listenFd, listenText, lower, deadline, &connected));
-  for (auto& [peer, fd] : connected) {
+  for (auto& [key, fd] : connected) {
+    int peer = key / kMaxSocketLanes;
     if (peer > ctx.rank) MIXCCL_CHECK(readHelloReply(ctx, peer, fd.get(), deadline));
   }
-  for (auto& [peer, fd] : connected) {
-    tuneDataSocket(fd.get());
-    transport->addLink(peer, std::move(fd));
+  for (int peer : peers) {
+    std::vector<UniqueFd> fds;
+    for (int lane = 0; lane < lanesWith(peer); ++lane) {
+      UniqueFd& fd = connected[socketConnectionKey(peer, lane)];
+      tuneDataSocket(fd.get());
+      fds.push_back(std::move(fd));
+    }
+    transport->addLink(peer, std::move(fds));
   }
+  return Status::ok();
+}
+
+// Connections per peer: MIXCCL_NSOCKS, else NCCL's NCCL_NSOCKSPERTHREAD x NCCL_SOCKET_NTHREADS (mixccl
+// has no helper threads: the engine's thread drives every connection), else the default.
+Status socketsPerPeer(int* out) {
+  int64_t n = kDefaultSocketsPerPeer;
+  const char* from = "MIXCCL_NSOCKS";
+  if (env::get("NSOCKS")) {
+    n = env::getInt("NSOCKS", kDefaultSocketsPerPeer);
+  } else if (env::get("NSOCKSPERTHREAD", true) || env::get("SOCKET_NTHREADS", true)) {
+    n = env::getInt("NSOCKSPERTHREAD", 1, true) * env::getInt("SOCKET_NTHREADS", 1, true);
+    from = "NCCL_NSOCKSPERTHREAD x NCCL_SOCKET_NTHREADS";
+  }
+  if (n < 1 || n > kMaxSocketLanes) {
+    return errorStatus(mixcclInvalidArgument, "socket transport: %s asks for %lld connections per peer; it must "
+                       "be 1 to %d", from, static_cast<long long>(n), kMaxSocketLanes);
+  }
+  *out = static_cast<int>(n);
   return Status::ok();
 }
 
@@ -126,7 +161,10 @@ Status createSocketTransport(const TransportContext& ctx, const std::vector<int>
   UniqueFd listenFd;
   std::vector<SocketAddressCard> cards(static_cast<size_t>(ctx.nranks));
   SocketAddressCard& mine = cards[static_cast<size_t>(ctx.rank)];
+  int nsocks = 1;
   Status local = checkPeers(ctx, peers);
+  if (local.isOk()) local = socketsPerPeer(&nsocks);
+  mine.nsocks = static_cast<uint8_t>(nsocks);
   if (local.isOk()) local = transport->init();
   if (local.isOk() && !peers.empty()) {
     local = listenOn(ctx.bindAddress, &listenFd, &mine.address);
@@ -143,8 +181,9 @@ Status createSocketTransport(const TransportContext& ctx, const std::vector<int>
     }
   }
   if (!peers.empty()) {
-    MIXCCL_INFO("socket transport: rank %d listening at %s for %zu peers", ctx.rank,
-                formatAddress(mine.address).c_str(), peers.size());
+    MIXCCL_INFO("socket transport: rank %d listening at %s for %zu peers, %d connection(s) per peer "
+                "(MIXCCL_NSOCKS; a pair uses the smaller of its two ranks' counts)", ctx.rank,
+                formatAddress(mine.address).c_str(), peers.size(), nsocks);
   }
 
   local = peers.empty() ? Status::ok() : connectAll(ctx, peers, listenFd.get(), cards, transport.get());

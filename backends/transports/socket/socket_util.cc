@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace mixccl {
@@ -64,14 +65,34 @@ Status setNonBlocking(int fd, bool on) {
   return Status::ok();
 }
 
+namespace {
+
+constexpr int kDataSocketBufferBytes = 4 << 20;
+
+// A number from a /proc file, or 0 when it cannot be read.
+long readProcLong(const char* path) {
+  long value = 0;
+  if (FILE* f = std::fopen(path, "r")) {
+    if (std::fscanf(f, "%ld", &value) != 1) value = 0;
+    std::fclose(f);
+  }
+  return value;
+}
+
+}  // namespace
+
 void tuneDataSocket(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  // Large windows keep a fast link busy; the kernel caps these at net.core.[rw]mem_max, which is
-  // fine (the autotuned default is used then).
-  int bytes = 4 << 20;
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+  // Large fixed buffers keep a fast link busy (measured on loopback: docs/transports.md). But a size
+  // set by hand turns the kernel's autotuning off for that socket, and the kernel silently caps it
+  // at net.core.[rw]mem_max (often 208 KiB): where the cap is below what we want, autotuning (up to
+  // net.ipv4.tcp_[rw]mem) does better than a capped fixed size, so leave that direction alone.
+  static const long sendCap = readProcLong("/proc/sys/net/core/wmem_max");
+  static const long recvCap = readProcLong("/proc/sys/net/core/rmem_max");
+  int bytes = kDataSocketBufferBytes;
+  if (sendCap >= bytes) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+  if (recvCap >= bytes) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
 }
 
 namespace {

@@ -63,7 +63,8 @@ std::string formatAddress(const sockaddr* addr, socklen_t len);
 std::string formatAddress(const sockaddr_storage& addr);
 
 Status setNonBlocking(int fd, bool on);
-// TCP_NODELAY and large kernel buffers; a refusal of the buffer sizes is not an error.
+// TCP_NODELAY, and 4 MiB kernel buffers where net.core.[rw]mem_max allow them (else the kernel's
+// autotuning is left on); a refusal of the buffer sizes is not an error.
 void tuneDataSocket(int fd);
 
 // Setup-phase I/O on a non-blocking fd: waits with poll until done, the deadline or an abort.

@@ -17,7 +17,8 @@ constexpr uint64_t kSocketFrameMagic = 0x656d6172466c6363ull;  // "cclFrame"
 struct SocketAddressCard {
   uint8_t ok;
   uint8_t listening;
-  uint8_t reserved[6];
+  uint8_t nsocks;  // connections this rank wants per peer (MIXCCL_NSOCKS); a pair uses the smaller
+  uint8_t reserved[5];
   sockaddr_storage address;
 };
 
@@ -27,9 +28,15 @@ struct SocketHello {
   unsigned char secret[16];
   uint64_t commHash;
   int32_t rank;
-  int32_t reserved;
+  int32_t lane;  // which of the pair's connections this is, 0 .. nsocks-1
 };
 static_assert(sizeof(SocketHello) == 40);
+
+// Most connections per peer pair (NCCL caps its sockets per peer at 64 too).
+constexpr int kMaxSocketLanes = 64;
+
+// How setup names one connection while it waits for it: peer rank and lane in one number.
+constexpr int socketConnectionKey(int rank, int lane) { return rank * kMaxSocketLanes + lane; }
 
 // The acceptor's answer, so the connector knows it reached the rank it meant to.
 struct SocketHelloReply {
@@ -40,7 +47,8 @@ struct SocketHelloReply {
 };
 static_assert(sizeof(SocketHelloReply) == 24);
 
-// Precedes every message: the receiver checks the size against the one it expects.
+// Precedes every message's part on each connection that carries one (see socket_stripes.h):
+// `bytes` is the whole message's size, which the receiver checks against the one it expects.
 struct SocketFrameHeader {
   uint64_t magic;
   uint64_t bytes;

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/transports/fabric/fabric_setup.h"
 #include "backends/transports/fabric/fabric_transport.h"
 #include "backends/transports/setup_agreement.h"
 #include "core/log.h"
@@ -315,42 +316,14 @@ class UcxEngine final : public FabricEngine {
 
 Status createUcxTransport(const TransportContext& ctx, const std::vector<int>& peers,
                           std::unique_ptr<Transport>* out) {
-  auto engine = std::make_unique<UcxEngine>(ctx.nranks);
-  std::vector<UcxAddressCard> cards(static_cast<size_t>(ctx.nranks));
-  UcxAddressCard& mine = cards[static_cast<size_t>(ctx.rank)];
-  Status local = checkFabricPeers(ctx, peers, "ucx");
-  if (local.isOk()) local = engine->init();
-  // Ranks without ucx peers still take part in every collective step, but open nothing.
-  if (local.isOk() && !peers.empty()) local = engine->open(ctx.rank);
-  if (local.isOk() && !peers.empty()) local = engine->localAddress(&mine);
-  mine.ok = local.isOk() ? 1 : 0;
-  Status gathered = ctx.bootstrap->allGather(cards.data(), sizeof(UcxAddressCard));
-  MIXCCL_CHECK(local);
-  MIXCCL_CHECK(gathered.withContext("ucx transport: exchanging worker addresses: "));
-  for (int r = 0; r < ctx.nranks; ++r) {
-    if (!cards[static_cast<size_t>(r)].ok) {
-      return errorStatus(mixcclRemoteError, "ucx transport setup failed on rank %d while opening UCX (its own log "
-                         "says why)", r);
-    }
-  }
-  for (int p : peers) {
-    if (!local.isOk()) break;
-    if (cards[static_cast<size_t>(p)].length == 0) {
-      local = errorStatus(mixcclInternalError, "ucx transport: rank %d wants a ucx connection to rank %d, which "
-                          "did not open ucx for it", ctx.rank, p);
-      break;
-    }
-    local = engine->connect(p, cards[static_cast<size_t>(p)]);
-  }
-  if (local.isOk() && !peers.empty()) local = exchangeHellos(engine.get(), ctx, peers);
-  if (local.isOk() && !peers.empty()) {
-    MIXCCL_INFO("ucx transport: rank %d connected to %zu peers; UCX %s; rank %d over %s (UCX_TLS=%s)", ctx.rank,
-                peers.size(), ucp_get_version_string(), peers.front(), engine->describe(peers.front()).c_str(),
-                std::getenv("UCX_TLS") != nullptr ? std::getenv("UCX_TLS") : "all");
-  }
-  MIXCCL_CHECK(agreeOnSetup(ctx.bootstrap, local, "ucx", "connecting to their peers"));
-  *out = std::make_unique<FabricTransport>(std::move(engine), ctx.rank, ctx.nranks, peers);
-  return Status::ok();
+  auto open = [&](UcxEngine* e) { return e->open(ctx.rank); };
+  auto describe = [](UcxEngine* e, int peer) {
+    const char* tls = std::getenv("UCX_TLS");
+    return strFormat("UCX %s; rank %d over %s (UCX_TLS=%s)", ucp_get_version_string(), peer, e->describe(peer).c_str(),
+                     tls != nullptr ? tls : "all");
+  };
+  return setUpFabricTransport<UcxEngine, UcxAddressCard>(ctx, peers, {"ucx", "UCX", "worker addresses"},
+                                                         std::make_unique<UcxEngine>(ctx.nranks), open, describe, out);
 }
 
 }  // namespace mixccl
