@@ -113,8 +113,11 @@ mixcclResult_t submit(mixcclComm* comm, Op op, const char* fn, mixcclStream_t st
   return report(comm, runOps(comm, std::span<const Op>(&op, 1)));  // no allocation on the small-message path
 }
 
+// Returned by value into submit()'s parameter (guaranteed elision): an Op is not copied before
+// validate() has checked its enums, since a copy loads them (UBSan rightly refuses a load of 99 as a
+// mixcclDataType_t).
 Op makeOp(Collective c, const void* sendbuff, void* recvbuff, size_t count, const mixcclDataType_t& type,
-          const mixcclRedOp_t& redop, int root) {
+          const mixcclRedOp_t& redop, int root, int peer = -1, bool isSend = false) {
   Op op;
   op.collective = c;
   op.sendbuf = sendbuff;
@@ -124,6 +127,8 @@ Op makeOp(Collective c, const void* sendbuff, void* recvbuff, size_t count, cons
   std::memcpy(&op.type, &type, sizeof(op.type));
   std::memcpy(&op.redop, &redop, sizeof(op.redop));
   op.root = root;
+  op.peer = peer;
+  op.isSend = isSend;
   return op;
 }
 
@@ -176,16 +181,12 @@ MIXCCL_API mixcclResult_t mixcclScatter(const void* sendbuff, void* recvbuff, si
 
 MIXCCL_API mixcclResult_t mixcclSend(const void* sendbuff, size_t count, mixcclDataType_t datatype, int peer,
                                      mixcclComm_t comm, mixcclStream_t stream) {
-  Op op = makeOp(Collective::SendRecv, sendbuff, nullptr, count, datatype, mixcclSum, 0);
-  op.peer = peer;
-  op.isSend = true;
-  return submit(comm, op, "mixcclSend", stream);
+  return submit(comm, makeOp(Collective::SendRecv, sendbuff, nullptr, count, datatype, mixcclSum, 0, peer, true),
+                "mixcclSend", stream);
 }
 
 MIXCCL_API mixcclResult_t mixcclRecv(void* recvbuff, size_t count, mixcclDataType_t datatype, int peer,
                                      mixcclComm_t comm, mixcclStream_t stream) {
-  Op op = makeOp(Collective::SendRecv, nullptr, recvbuff, count, datatype, mixcclSum, 0);
-  op.peer = peer;
-  op.isSend = false;
-  return submit(comm, op, "mixcclRecv", stream);
+  return submit(comm, makeOp(Collective::SendRecv, nullptr, recvbuff, count, datatype, mixcclSum, 0, peer, false),
+                "mixcclRecv", stream);
 }
