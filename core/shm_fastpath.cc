@@ -76,6 +76,30 @@ Bell* bell(unsigned char* base) { return reinterpret_cast<Bell*>(base + kLine); 
 std::atomic_ref<uint32_t> bellWord(unsigned char* base) { return std::atomic_ref<uint32_t>(bell(base)->word); }
 std::atomic_ref<uint32_t> bellSleepers(unsigned char* base) { return std::atomic_ref<uint32_t>(bell(base)->sleepers); }
 
+// What a call is, in one word: count (up to 2^40), data type, reduction, and whether the input was
+// pre-scaled or the output divided (average, pre-multiplied sums).
+uint64_t callSignature(size_t count, mixcclDataType_t type, ReduceOp op, bool preScaled, bool postDivide) {
+  return (static_cast<uint64_t>(count) << 24) | (static_cast<uint64_t>(static_cast<uint8_t>(type)) << 16) |
+         (static_cast<uint64_t>(static_cast<uint8_t>(op)) << 8) | (preScaled ? 2u : 0u) | (postDivide ? 1u : 0u);
+}
+
+std::string describeSignature(uint64_t sig) {
+  const size_t count = static_cast<size_t>(sig >> 24);
+  const auto type = static_cast<mixcclDataType_t>((sig >> 16) & 0xff);
+  const auto op = static_cast<ReduceOp>((sig >> 8) & 0xff);
+  std::string text = std::to_string(count) + " x " + dataTypeName(type) + ", " + reduceOpName(op);
+  if (sig & 2) text += ", pre-scaled";
+  if (sig & 1) text += ", averaged";
+  return text;
+}
+
+Status signatureMismatch(const char* what, int peer, uint64_t theirs, uint64_t mine) {
+  return errorStatus(mixcclInvalidUsage,
+                     "%s: ranks disagree on the all-reduce: rank %d called it with %s, this rank with %s; every rank "
+                     "must pass the same count, data type and reduction",
+                     what, peer, describeSignature(theirs).c_str(), describeSignature(mine).c_str());
+}
+
 struct Eligibility {
   uint64_t slotBytes;
   uint8_t eligible;
@@ -255,12 +279,23 @@ Status ShmFastPath::tryAllReduce(const void* sendbuf, void* recvbuf, size_t coun
   // the output is written only in step 4, from the slots.
   if (preScale != nullptr) MIXCCL_CHECK(dev->scale(slot(rank_), sendbuf, count, type, preScale));
   else MIXCCL_CHECK(dev->copy(slot(rank_), sendbuf, bytes));
-  // 2. Publish (seq_cst: pairs with a sleeper's registration, see waitForPeers).
+  // 2. Publish what this call is (count, type, reduction) beside the sequence word, then the word
+  // (seq_cst: pairs with a sleeper's registration, see waitForPeers; it also releases the signature).
+  const uint64_t signature = callSignature(count, type, op, preScale != nullptr, postDivide);
   auto* myWord = reinterpret_cast<uint64_t*>(flagLine(rank_, seq));
+  std::atomic_ref<uint64_t>(myWord[1]).store(signature, std::memory_order_relaxed);
   std::atomic_ref<uint64_t>(*myWord).store(seq, std::memory_order_seq_cst);
   if (bellSleepers(base_).load(std::memory_order_seq_cst) != 0) interrupt();
   // 3. Every peer's input.
   if (firstMissing(seq, 0) >= 0) MIXCCL_CHECK(waitForPeers(seq, what));
+  // Ranks that disagree on the call would otherwise read each other's slots past what was written:
+  // every rank compares every peer's signature with its own, so all of them fail together (a peer's
+  // signature for this operation stays until it publishes seq + 2, which needs ours for seq + 1).
+  for (int r = 0; r < nranks_; ++r) {
+    const uint64_t theirs =
+        std::atomic_ref<uint64_t>(reinterpret_cast<uint64_t*>(flagLine(r, seq))[1]).load(std::memory_order_relaxed);
+    if (theirs != signature) return signatureMismatch(what, r, theirs, signature);
+  }
   // 4. Reduce in rank order: the same operand order, hence the same bits, on every rank.
   MIXCCL_CHECK(dev->reduce(recvbuf, slot(0), slot(1), count, type, op));
   for (int r = 2; r < nranks_; ++r) MIXCCL_CHECK(dev->reduce(recvbuf, recvbuf, slot(r), count, type, op));

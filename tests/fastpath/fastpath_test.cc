@@ -158,6 +158,45 @@ TEST(FastPath, TunerPicksItForSmallSizesAndAlgoForcesItOff) {
   }
 }
 
+// Ranks that disagree on the call (count, type or reduction) must all fail with a sentence showing
+// both sides, not read each other's slots past what was written; the communicator then still works.
+TEST(FastPath, RanksThatDisagreeAllFailAndSayHow) {
+  expectOk(runRanks(3, [](int rank, int n, const mixcclUniqueId& id) {
+    setenv("MIXCCL_CALIBRATE", "0", 1);
+    mixcclComm_t comm = initComm(rank, n, id);
+    struct Case {
+      size_t count;
+      mixcclDataType_t type;
+      mixcclRedOp_t op;
+      const char* theirs;  // what rank 0 sees of rank 2's call
+    };
+    const Case cases[] = {{16, mixcclFloat32, mixcclSum, "16 x float32"},
+                          {8, mixcclInt32, mixcclSum, "8 x int32"},
+                          {8, mixcclFloat32, mixcclMax, "max"}};
+    for (const Case& c : cases) {
+      // Rank 2 makes the odd call; the others call 8 floats, summed.
+      const bool odd = rank == 2;
+      const size_t count = odd ? c.count : 8;
+      std::vector<double> in(count, 1.0), out(count);  // room for any 8-byte-or-smaller type
+      uint64_t before = fastOps(comm);
+      mixcclResult_t r = mixcclAllReduce(in.data(), out.data(), count, odd ? c.type : mixcclFloat32,
+                                         odd ? c.op : mixcclSum, comm, nullptr);
+      MP_EXPECT(r == mixcclInvalidUsage, "disagreeing call (%s) returned %d, not mixcclInvalidUsage", c.theirs, r);
+      const std::string message = mixcclGetLastError(comm);
+      MP_EXPECT(message.find("ranks disagree") != std::string::npos, "unclear message: %s", message.c_str());
+      if (rank == 0) {
+        MP_EXPECT(message.find(c.theirs) != std::string::npos, "message does not show rank 2's call (%s): %s",
+                  c.theirs, message.c_str());
+      }
+      MP_EXPECT(fastOps(comm) == before, "a refused call counted as a fast-path operation");
+    }
+    std::vector<float> in(8, 1.0f), out(8);
+    MP_CHECK_OK(mixcclAllReduce(in.data(), out.data(), 8, mixcclFloat32, mixcclSum, comm, nullptr), comm);
+    MP_EXPECT(out[7] == static_cast<float>(n), "after the refusals: sum %f, not %d", out[7], n);
+    MP_CHECK_OK(mixcclCommDestroy(comm), comm);
+  }));
+}
+
 // Thousands of operations back to back, sizes alternating so that the fast path and the engine
 // interleave; every value depends on the operation's index, so a slot read too early or too late
 // (a reuse race) shows as a wrong sum.
