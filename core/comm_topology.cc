@@ -122,6 +122,22 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Runs one calibration schedule through the engine (input at buf, output at buf + outOffset) and
+// returns its wall time in microseconds.
+Status timeSchedule(mixcclComm* comm, const Schedule& s, mixcclDataType_t type, void* buf, size_t outOffset,
+                    const char* what, double* us) {
+  ExecArgs exec;
+  exec.schedule = &s;
+  exec.type = type;
+  exec.op = ReduceOp::Sum;
+  exec.what = what;
+  exec.buffers = {buf, static_cast<char*>(buf) + outOffset, nullptr};
+  auto t0 = std::chrono::steady_clock::now();
+  MIXCCL_CHECK(runSchedule(comm, exec));
+  *us = secondsSince(t0) * 1e6;
+  return Status::ok();
+}
+
 // Half the round trip of `iters` ping-pongs of `bytes` between this rank and `peer` (microseconds),
 // through the engine and the real link, exactly as collectives move data.
 Status pingPong(mixcclComm* comm, int peer, bool first, size_t bytes, int iters, void* buf, double* halfRttUs) {
@@ -134,14 +150,9 @@ Status pingPong(mixcclComm* comm, int peer, bool first, size_t bytes, int iters,
       else addRecv(round, peer, region(Buf::Output, 0, bytes));
     }
   }
-  ExecArgs exec;
-  exec.schedule = &s;
-  exec.type = mixcclUint8;
-  exec.what = "link calibration";
-  exec.buffers = {buf, static_cast<char*>(buf) + bytes, nullptr};
-  auto t0 = std::chrono::steady_clock::now();
-  MIXCCL_CHECK(runSchedule(comm, exec));
-  *halfRttUs = secondsSince(t0) * 1e6 / (2.0 * iters);
+  double us = 0;
+  MIXCCL_CHECK(timeSchedule(comm, s, mixcclUint8, buf, bytes, "link calibration", &us));
+  *halfRttUs = us / (2.0 * iters);
   return Status::ok();
 }
 
@@ -225,15 +236,8 @@ Status measureHostRing(mixcclComm* comm, const Topology& t, void* buf, Measureme
   auto ring = [&](int rounds, double* us) -> Status {
     Schedule s = hostRingSchedule(t, comm->rank, rounds);
     if (s.rounds.empty()) return Status::ok();
-    ExecArgs exec;
-    exec.schedule = &s;
-    exec.type = mixcclFloat32;
-    exec.op = ReduceOp::Sum;
-    exec.what = "host scheduling calibration";
-    exec.buffers = {buf, static_cast<char*>(buf) + kRateBytes, nullptr};
-    auto t0 = std::chrono::steady_clock::now();
-    MIXCCL_CHECK(runSchedule(comm, exec));
-    *us = secondsSince(t0) * 1e6 / rounds;
+    MIXCCL_CHECK(timeSchedule(comm, s, mixcclFloat32, buf, kRateBytes, "host scheduling calibration", us));
+    *us /= rounds;
     return Status::ok();
   };
   double us = NAN, best = 1e30;
@@ -276,15 +280,7 @@ Status measureHostNetwork(mixcclComm* comm, const Topology& t, void* buf, Measur
       Round& round = newRound(s);
       addSend(round, peer, region(Buf::Input, 0, bytes));
       addRecv(round, peer, region(Buf::Output, 0, bytes));
-      ExecArgs exec;
-      exec.schedule = &s;
-      exec.type = mixcclUint8;
-      exec.what = "host network calibration";
-      exec.buffers = {buf, static_cast<char*>(buf) + kNetBytes, nullptr};
-      auto t0 = std::chrono::steady_clock::now();
-      MIXCCL_CHECK(runSchedule(comm, exec));
-      *us = secondsSince(t0) * 1e6;
-      return Status::ok();
+      return timeSchedule(comm, s, mixcclUint8, buf, kNetBytes, "host network calibration", us);
     };
     double us = 0;
     MIXCCL_CHECK(exchange(8, &us));  // both leaders are here

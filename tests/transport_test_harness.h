@@ -20,6 +20,7 @@
 
 #include "backends/transports/transport.h"
 #include "core/bootstrap_net.h"
+#include "core/peer_liveness.h"
 
 namespace mixccl::test {
 
@@ -207,6 +208,14 @@ inline Status drive(Transport* t, std::vector<std::unique_ptr<Transfer>>& xs, do
       }
     }
   }
+}
+
+// Waits (up to `seconds`) until process `pid` is gone; false if it still runs. Tests of a peer dying
+// mid-message read nothing before the sender is gone: a receiver draining the sockets as fast as
+// the sender writes can let one progress() call move the whole message, and then nothing is half sent.
+inline bool waitUntilGone(pid_t pid, int seconds) {
+  for (int i = 0; i < seconds * 100 && processAlive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return !processAlive(pid);
 }
 
 }  // namespace mixccl::test
