@@ -497,6 +497,77 @@ TEST(ShmTransport, BadSlotSizeFailsOnEveryRankWithoutHanging) {
   EXPECT_TRUE(shmLeftovers(h).empty());
 }
 
+// Large messages from host memory are read straight from the sender's memory (cross-memory
+// attach) where the kernel allows it: every size, alignment and sink kind must arrive intact when
+// every message goes that way (MIXCCL_SHM_CMA_BYTES=1), and when ranks disagree on the setting
+// (a rank with 0 never reads directly, so its peers send to it through the rings).
+TEST(ShmTransport, DirectReadsOfEverySizeAndMixedSettingsArriveIntact) {
+  setenv("MIXCCL_SHM_SLOTS", std::to_string(kTestSlots).c_str(), 1);
+  setenv("MIXCCL_SHM_SLOT_BYTES", std::to_string(kTestSlotBytes).c_str(), 1);
+  const std::vector<size_t> sizes = {1, 7, 64, kTestSlotBytes - 1, kTestSlotBytes + 1, (1 << 20) + 3, 5 << 20};
+  for (const char* rank0Setting : {"1", "0"}) {
+    uint64_t h = freshCommHash();
+    expectAllZero(runRanks(3, [&](int rank, MeshBootstrap& boot) {
+      setenv("MIXCCL_SHM_CMA_BYTES", rank == 0 ? rank0Setting : "1", 1);
+      int rc = exchangeAll("shm", h, rank, boot, sizes, 1);
+      if (rc == 0) rc = exchangeAll("shm", h + 1, rank, boot, {8, 8 * 1001, 8 * 100003}, 8);
+      return rc;
+    }));
+    EXPECT_TRUE(shmLeftovers(h).empty() && shmLeftovers(h + 1).empty());
+  }
+  unsetenv("MIXCCL_SHM_CMA_BYTES");
+}
+
+// The observable difference between the two paths: a message small enough for the ring is done
+// on the sender as soon as it is copied in, but one posted by address stays open until the receiver
+// has read it (the sender must not reuse the buffer before). So with direct reads on, a 100 KB send
+// must still be open after 300 ms during which its receiver has posted nothing; with them off
+// (MIXCCL_SHM_CMA_BYTES=0) the same send must be done.
+TEST(ShmTransport, MessagesPostedByAddressStayOpenUntilTheReceiverReadsThem) {
+  setenv("MIXCCL_SHM_SLOTS", "4", 1);
+  setenv("MIXCCL_SHM_SLOT_BYTES", std::to_string(64 * 1024).c_str(), 1);
+  for (const char* setting : {"65536", "0"}) {
+    const bool direct = std::string(setting) != "0";
+    uint64_t h = freshCommHash();
+    expectAllZero(runRanks(2, [&](int rank, MeshBootstrap& boot) {
+      setenv("MIXCCL_SHM_CMA_BYTES", setting, 1);
+      std::unique_ptr<Transport> t;
+      Status s = createShmTransport(makeContext(boot, h), allPeers(rank, 2), &t);
+      RANK_CHECK(s.isOk(), 10, "rank %d: setup failed: %s", rank, s.message().c_str());
+      const size_t bytes = 100 * 1000;
+      std::vector<std::unique_ptr<Transfer>> xs;
+      std::vector<unsigned char> data = patternBuffer(messageSalt(0, 1, 0), bytes);
+      Expected e{messageSalt(0, 1, 0), bytes, 1, true, {}, 0, {}};
+      if (rank == 0) {
+        xs.push_back(t->link(1)->send(makeSource(data, true)));
+        auto until = Clock::now() + std::chrono::milliseconds(300);
+        bool moved = false;
+        while (Clock::now() < until) {
+          s = xs[0]->progress(&moved);
+          RANK_CHECK(s.isOk(), 11, "rank 0: send failed: %s", s.message().c_str());
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        RANK_CHECK(xs[0]->done() == !direct, 12, "rank 0: a %zu-byte send with MIXCCL_SHM_CMA_BYTES=%s is %s "
+                   "before its receiver posted anything", bytes, setting, xs[0]->done() ? "done" : "still open");
+      }
+      s = boot.barrier();
+      RANK_CHECK(s.isOk(), 13, "rank %d: barrier: %s", rank, s.message().c_str());
+      if (rank == 1) xs.push_back(t->link(0)->recv(makeSink(&e)));
+      s = drive(t.get(), xs, 60);
+      RANK_CHECK(s.isOk(), 14, "rank %d: transfer failed: %s", rank, s.message().c_str());
+      if (rank == 1) {
+        std::string why = verify(e);
+        RANK_CHECK(why.empty(), 15, "rank 1: %s", why.c_str());
+      }
+      s = boot.barrier();  // rank 0 keeps its buffer until rank 1 has read it
+      RANK_CHECK(s.isOk(), 16, "rank %d: final barrier: %s", rank, s.message().c_str());
+      return 0;
+    }));
+    EXPECT_TRUE(shmLeftovers(h).empty());
+  }
+  unsetenv("MIXCCL_SHM_CMA_BYTES");
+}
+
 // Strangers knock on the listeners while the ranks connect: silence then close, garbage, the wrong
 // secret, the wrong communicator, and one that stays connected and silent. Setup must still work.
 void knockAsStrangers(const SocketAddressCard& card, uint64_t commHash, const unsigned char* secret,

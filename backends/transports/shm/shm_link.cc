@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backends/transports/shm/cross_memory.h"
 #include "backends/transports/sink_feeder.h"
 
 namespace mixccl {
@@ -28,6 +29,8 @@ class ShmSendTransfer final : public QueuedTransfer {
 
   MessageSource source_;
   size_t posted_ = 0;  // bytes copied into the ring
+  // Posted by address in this slot: done only once the receiver has freed it (read the bytes).
+  uint64_t byAddressSlot_ = UINT64_MAX;
 
  private:
   ShmLink* link_;
@@ -74,6 +77,10 @@ void ShmLink::pumpSends(bool* moved) {
       return;
     }
     if (t->posted_ < t->source_.bytes) return;  // the ring is full
+    if (t->byAddressSlot_ != UINT64_MAX &&
+        out_.tail().load(std::memory_order_acquire) <= t->byAddressSlot_) {
+      return;  // the receiver is still reading it from our memory
+    }
     sends_.completeFront();
   }
 }
@@ -90,8 +97,35 @@ void ShmLink::pumpRecvs(bool* moved) {
   }
 }
 
+// A large message from host memory goes by address when the receiver can read ours: one slot
+// says where it is, the receiver copies it straight into place and frees the slot when done.
+bool ShmLink::postByAddress(ShmSendTransfer* t) {
+  const MessageSource& src = t->source_;
+  if (direct_.bytes == 0 || src.bytes < direct_.bytes || src.hostPtr == nullptr || t->posted_ != 0) return false;
+  if (std::atomic_ref<uint64_t>(out_.control->receiverReadsSender.value).load(std::memory_order_acquire) != 1) {
+    return false;
+  }
+  if (sendHead_ - out_.tail().load(std::memory_order_acquire) >= out_.slots) return true;  // ring full: later
+  ShmSlotHeader& header = out_.slotHeader(sendHead_);
+  header.messageBytes = src.bytes;
+  header.offset = 0;
+  header.pieceBytes = src.bytes;
+  header.senderAddress = reinterpret_cast<uintptr_t>(src.hostPtr);
+  t->byAddressSlot_ = sendHead_;
+  ++sendHead_;
+  out_.head().store(sendHead_, std::memory_order_release);
+  t->posted_ = src.bytes;
+  t->started_ = true;
+  doorbell::ring(peerBell_);
+  return true;
+}
+
 Status ShmLink::sendSome(ShmSendTransfer* t, bool* moved) {
   const MessageSource& src = t->source_;
+  if (postByAddress(t)) {
+    if (t->posted_ == src.bytes) *moved = true;
+    return Status::ok();
+  }
   uint64_t tail = out_.tail().load(std::memory_order_acquire);
   while (t->posted_ < src.bytes) {
     if (sendHead_ - tail >= out_.slots) {
@@ -110,6 +144,7 @@ Status ShmLink::sendSome(ShmSendTransfer* t, bool* moved) {
     header.messageBytes = src.bytes;
     header.offset = t->posted_;
     header.pieceBytes = piece;
+    header.senderAddress = 0;
     ++sendHead_;
     out_.head().store(sendHead_, std::memory_order_release);
     t->posted_ += piece;
@@ -137,7 +172,8 @@ Status ShmLink::recvSome(ShmRecvTransfer* t, bool* moved) {
                          "on the operation: count, datatype, root or order of calls)",
                          peer_, static_cast<unsigned long long>(header.messageBytes), expected);
     }
-    if (header.offset != offset || header.pieceBytes == 0 || header.pieceBytes > in_.slotBytes ||
+    const size_t pieceLimit = header.senderAddress != 0 ? expected : in_.slotBytes;  // by address: all of it
+    if (header.offset != offset || header.pieceBytes == 0 || header.pieceBytes > pieceLimit ||
         header.pieceBytes > expected - offset) {
       return errorStatus(mixcclInternalError,
                          "shm ring from rank %d is corrupt: piece at offset %llu of %llu bytes where offset "
@@ -147,12 +183,41 @@ Status ShmLink::recvSome(ShmRecvTransfer* t, bool* moved) {
     }
     t->started_ = true;
     // consume() reads straight out of the slot: a reduction needs no extra copy.
-    Status s = t->feeder_.feed(in_.slotData(recvTail_), header.pieceBytes);
+    Status s = header.senderAddress != 0 ? readByAddress(t, header)
+                                         : t->feeder_.feed(in_.slotData(recvTail_), header.pieceBytes);
     if (!s.isOk()) return s.withContext(strFormat("shm receive from rank %d: ", peer_));
     ++recvTail_;
     in_.tail().store(recvTail_, std::memory_order_release);
     *moved = true;
     doorbell::ring(peerBell_);
+  }
+  return Status::ok();
+}
+
+// The whole message, from the sender's memory: straight into the sink's host memory, or through a
+// slot-sized bounce buffer (kept warm in cache) for a sink that reduces or lives on a device.
+Status ShmLink::readByAddress(ShmRecvTransfer* t, const ShmSlotHeader& header) {
+  if (direct_.peerPid == 0 || header.offset != 0 || header.pieceBytes != header.messageBytes) {
+    return errorStatus(mixcclInternalError,
+                       "shm ring from rank %d is corrupt: a message posted by address at offset %llu, %llu of "
+                       "%llu bytes, on a link that %s",
+                       peer_, static_cast<unsigned long long>(header.offset),
+                       static_cast<unsigned long long>(header.pieceBytes),
+                       static_cast<unsigned long long>(header.messageBytes),
+                       direct_.peerPid == 0 ? "cannot read the sender's memory" : "can");
+  }
+  const size_t bytes = header.messageBytes;
+  if (t->sink_.hostPtr != nullptr) {
+    MIXCCL_CHECK(cross_memory::read(direct_.peerPid, peer_, header.senderAddress, t->sink_.hostPtr, bytes));
+    t->feeder_.wroteToHost(bytes);
+    return Status::ok();
+  }
+  if (bounce_.empty()) bounce_.resize(in_.slotBytes);
+  for (size_t done = 0; done < bytes;) {
+    const size_t piece = std::min(bounce_.size(), bytes - done);
+    MIXCCL_CHECK(cross_memory::read(direct_.peerPid, peer_, header.senderAddress + done, bounce_.data(), piece));
+    MIXCCL_CHECK(t->feeder_.feed(bounce_.data(), piece));
+    done += piece;
   }
   return Status::ok();
 }

@@ -12,7 +12,7 @@
 namespace mixccl {
 
 constexpr uint64_t kShmRingMagic = 0x6d697863636c5247ull;  // marks a mixccl ring
-constexpr uint32_t kShmRingVersion = 1;
+constexpr uint32_t kShmRingVersion = 2;
 
 struct alignas(64) ShmRingHeader {
   uint64_t magic;
@@ -30,16 +30,23 @@ struct alignas(64) ShmCounter {
 
 // Describes the piece in one slot. messageBytes lets the receiver of the first piece report a size
 // disagreement in words instead of reading past the end of what it expected.
+// A slot with a nonzero senderAddress carries no data: the whole message (offset 0, pieceBytes =
+// messageBytes) is to be read straight from the sender's memory at that address (cross_memory.h),
+// and the sender keeps it unchanged until the receiver frees the slot.
 struct alignas(64) ShmSlotHeader {
   uint64_t messageBytes;
   uint64_t offset;
   uint64_t pieceBytes;
+  uint64_t senderAddress;
 };
 
 struct alignas(64) ShmRingControl {
   ShmRingHeader header;
   ShmCounter head;
   ShmCounter tail;
+  // Written by the receiver at setup: 1 when it can read the sender's memory directly, so the
+  // sender may post large messages by address (see ShmSlotHeader).
+  ShmCounter receiverReadsSender;
   // `slots` ShmSlotHeaders follow; the slot data starts at header.dataOffset.
 };
 

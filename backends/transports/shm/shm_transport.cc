@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backends/transports/setup_agreement.h"
+#include "backends/transports/shm/cross_memory.h"
 #include "backends/transports/shm/doorbell.h"
 #include "backends/transports/shm/shm_link.h"
 #include "backends/transports/shm/shm_ring.h"
@@ -25,11 +26,15 @@ namespace {
 constexpr int64_t kDefaultSlots = 8;
 constexpr int64_t kDefaultSlotBytes = 256 * 1024;
 constexpr size_t kControlBytes = 4096;
+// Messages from this size up are read straight from the sender's memory where the kernel allows it
+// (one copy instead of two; below it the system call costs more than the copy it saves).
+constexpr int64_t kDefaultDirectReadBytes = 64 * 1024;
 
 // A rank's control segment: its doorbell, which every shm peer maps to ring it.
 struct ShmControlBlock {
   DoorbellWord bell;
   int32_t pid;
+  uint64_t pidAddress;  // where `pid` lies in the owner's own address space: peers probe it (cross_memory.h)
 };
 
 std::string controlName(uint64_t commHash, int rank) {
@@ -104,9 +109,17 @@ class ShmTransport final : public Transport {
   std::atomic<uint64_t> interrupts_{0};
   uint64_t interruptsSeen_ = 0;
   uint64_t spinNs_ = doorbell::kDedicatedSpinNs;
+  size_t directReadBytes_ = 0;
 };
 
 Status ShmTransport::checkConfig() {
+  int64_t directBytes = env::getInt("SHM_CMA_BYTES", kDefaultDirectReadBytes);
+  if (directBytes < 0) {
+    return errorStatus(mixcclInvalidArgument,
+                       "MIXCCL_SHM_CMA_BYTES=%lld must be 0 (never read a peer's memory directly) or a size in bytes",
+                       static_cast<long long>(directBytes));
+  }
+  directReadBytes_ = static_cast<size_t>(directBytes);
   int64_t slots = env::getInt("SHM_SLOTS", kDefaultSlots);
   int64_t slotBytes = env::getInt("SHM_SLOT_BYTES", kDefaultSlotBytes);
   if (slots < 1 || slots > 4096) {
@@ -136,6 +149,7 @@ Status ShmTransport::createOwnSegments() {
   MIXCCL_CHECK(ShmSegment::create(controlName(commHash_, rank_), kControlBytes, &control));
   auto* block = static_cast<ShmControlBlock*>(control->data());
   block->pid = static_cast<int32_t>(getpid());
+  block->pidAddress = reinterpret_cast<uintptr_t>(&block->pid);
   wake_.ownBell = &block->bell;
   segments_.push_back(std::move(control));
 
@@ -159,8 +173,9 @@ Status ShmTransport::createOwnSegments() {
     outRings_.push_back(view);
     segments_.push_back(std::move(ring));
   }
-  MIXCCL_INFO("shm transport: rank %d created %zu rings of %u x %zu bytes", rank_, peers_.size(), slots_,
-              slotBytes_);
+  MIXCCL_INFO("shm transport: rank %d created %zu rings of %u x %zu bytes; messages of %zu bytes and more are read "
+              "from the sender's memory where the kernel allows (MIXCCL_SHM_CMA_BYTES, 0: never)",
+              rank_, peers_.size(), slots_, slotBytes_, directReadBytes_);
   return Status::ok();
 }
 
@@ -207,9 +222,23 @@ Status ShmTransport::openPeerSegments() {
       return s.withContext(strFormat("shm transport: rank %d connecting to rank %d (does rank %d use shm "
                                      "for rank %d too?): ", rank_, peer, peer, rank_));
     }
-    auto* peerBell = &static_cast<ShmControlBlock*>(control->data())->bell;
+    auto* peerBlock = static_cast<ShmControlBlock*>(control->data());
     segments_.push_back(std::move(control));
-    links_[static_cast<size_t>(peer)] = std::make_unique<ShmLink>(peer, outRings_[i], in, peerBell, &wake_);
+    ShmDirectReads direct;
+    direct.bytes = directReadBytes_;
+    if (directReadBytes_ > 0) {
+      const char* why = "";
+      if (cross_memory::probe(peerBlock->pid, peerBlock->pidAddress, peerBlock->pid, &why)) {
+        direct.peerPid = peerBlock->pid;
+        std::atomic_ref<uint64_t>(in.control->receiverReadsSender.value).store(1, std::memory_order_release);
+      } else {
+        MIXCCL_INFO("shm transport: rank %d cannot read rank %d's memory directly (%s; kernel.yama.ptrace_scope "
+                    "above 0?), so its messages of any size come through the shared rings",
+                    rank_, peer, why);
+      }
+    }
+    links_[static_cast<size_t>(peer)] =
+        std::make_unique<ShmLink>(peer, outRings_[i], in, &peerBlock->bell, &wake_, direct);
   }
   return Status::ok();
 }
