@@ -5,9 +5,10 @@
 // hello carrying the communicator's secret (fabric_transport.h).
 //
 // Registration: UCX registers user buffers itself for its zero-copy protocols (rendezvous over
-// verbs or cma) and keeps them in its own registration cache, which memory hooks invalidate when
-// memory is freed; an explicit ucp_mem_map here could not be invalidated that way and would be
-// stale after the user frees a buffer, so buffers are passed unregistered and UCX's cache is used.
+// verbs or cma). Its registration cache needs memory hooks to learn when memory is freed, and those
+// are off by default here (ucx_defaults.h says why), so UCX registers per operation where the wire
+// needs it; an explicit ucp_mem_map here could not learn of a freed buffer either and would go
+// stale, so buffers are passed unregistered. With UCX_MEM_EVENTS=yes UCX's cache is used.
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -26,6 +27,7 @@
 #include "backends/transports/fabric/fabric_setup.h"
 #include "backends/transports/fabric/fabric_transport.h"
 #include "backends/transports/setup_agreement.h"
+#include "backends/transports/ucx/ucx_defaults.h"
 #include "core/log.h"
 
 namespace mixccl {
@@ -90,10 +92,21 @@ class UcxEngine final : public FabricEngine {
 
   Status open(int rank) {
     rank_ = rank;
+    if (turnOffUcxMemoryHooksUnlessAsked()) {
+      MIXCCL_INFO("ucx transport: UCX's memory hooks are off (UCX_MEM_EVENTS=no); set UCX_MEM_EVENTS=yes to "
+                  "keep them (see docs/transports.md before you do)");
+    }
     ucp_config_t* config = nullptr;
     ucs_status_t s = ucp_config_read(nullptr, nullptr, &config);
     if (s != UCS_OK) return errorStatus(mixcclSystemError, "ucx transport: reading UCX's configuration (UCX_* "
                                         "variables) failed: %s", ucxError(s).c_str());
+    std::string tcpDefaults;
+    Status defaults = applyUcxTcpDefaults(config, &tcpDefaults);
+    if (!defaults.isOk()) {
+      ucp_config_release(config);
+      return defaults;
+    }
+    if (!tcpDefaults.empty()) MIXCCL_INFO("ucx transport: mixccl's defaults for UCX: %s", tcpDefaults.c_str());
     ucp_params_t params{};
     params.field_mask = UCP_PARAM_FIELD_FEATURES;
     params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
