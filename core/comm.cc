@@ -12,6 +12,7 @@
 #include "backends/transports/cuda_ipc/cuda_ipc_transport.h"
 #include "core/comm_topology.h"
 #include "core/env.h"
+#include "core/host_cpus.h"
 #include "core/log.h"
 #include "core/op_history.h"
 #include "core/shm_fastpath.h"
@@ -51,6 +52,7 @@ struct InitInfo {
   int32_t fabrics = 0;  // bit k: transport kind k is usable between hosts in auto mode
   int32_t deviceFailed = 0;  // 1: this rank could not open its device (every rank then fails init)
   int32_t deviceIpc = 0;     // 1: its device shares memory with other processes and MIXCCL_CUDA_IPC is not 0
+  CpuMask cpus;              // the CPUs this rank may run on
 };
 
 Status readPreference(int32_t* pref) {
@@ -170,6 +172,7 @@ Status connectTransports(mixcclComm* comm, const std::vector<InitInfo>& infos) {
   ctx.bindAddress = comm->bootstrap->localHost();
   ctx.aborted = &comm->aborted;
   ctx.device = comm->device.get();
+  ctx.ranksOutnumberCpus = comm->hostCpus > 0 && comm->localRanks.size() > static_cast<size_t>(comm->hostCpus);
 
   comm->links.assign(static_cast<size_t>(n), nullptr);
   comm->linkOwner.assign(static_cast<size_t>(n), nullptr);
@@ -262,6 +265,7 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
   InitInfo& mine = infos[static_cast<size_t>(rank)];
   mine.peer.hostId = hostIdentity();
   mine.peer.pid = getpid();
+  mine.cpus = currentCpuMask();
   std::snprintf(mine.peer.hostName, sizeof(mine.peer.hostName), "%s", hostName().c_str());
   MIXCCL_CHECK(readPreference(&mine.preference));
   // Non-cpu devices open before the exchange, so that a rank whose device fails tells the others
@@ -281,6 +285,11 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
     comm->peers.push_back(infos[static_cast<size_t>(r)].peer);
     if (infos[static_cast<size_t>(r)].peer.hostId == mine.peer.hostId) comm->localRanks.push_back(r);
   }
+  {
+    std::vector<CpuMask> masks;
+    for (int r : comm->localRanks) masks.push_back(infos[static_cast<size_t>(r)].cpus);
+    comm->hostCpus = cpusInUnion(masks);
+  }
   comm->watchPid.assign(static_cast<size_t>(nranks), false);
   for (int r : comm->localRanks) {
     // Only a peer whose pid is visible here now can be watched (containers may share a host id).
@@ -298,9 +307,9 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
     MIXCCL_CHECK(createDevice(kind, ordinal, cpuThreadsFor(static_cast<int>(comm->localRanks.size())), "",
                               &comm->device));
   }
-  MIXCCL_INFO("%s rank %d/%d on %s pid %d, device %s:%d, %zu rank(s) on this host, timeout %d s",
+  MIXCCL_INFO("%s rank %d/%d on %s pid %d, device %s:%d, %zu rank(s) on this host sharing %d CPU(s), timeout %d s",
               comm->name.c_str(), rank, nranks, mine.peer.hostName, mine.peer.pid, comm->device->kind(), ordinal,
-              comm->localRanks.size(), comm->timeoutSeconds);
+              comm->localRanks.size(), comm->hostCpus, comm->timeoutSeconds);
   MIXCCL_CHECK(connectTransports(comm, infos));
   // Topology, link calibration and the tuner (a few ms; MIXCCL_CALIBRATE=0 or MIXCCL_TOPO_FILE skip the measuring).
   MIXCCL_CHECK(buildCommTopology(comm));

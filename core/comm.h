@@ -61,6 +61,7 @@ struct mixcclComm {
   std::unique_ptr<mixccl::SocketBootstrap> bootstrap;
   std::vector<mixccl::PeerInfo> peers;
   std::vector<int> localRanks;  // ranks on this host, this one included
+  int hostCpus = 0;             // CPUs the ranks of this host may run on, together (core/host_cpus.h)
   // Ranks on this host whose process this one can see (same pid namespace): a wait on them checks
   // that they are still alive.
   std::vector<bool> watchPid;

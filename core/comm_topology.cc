@@ -51,7 +51,8 @@ struct Measurement {
   double betaGBps[kMaxClasses];
   double copyGBps;
   double reduceGBps;
-  double ringRoundUs;  // one round of a ring shift among this host's ranks, all active at once
+  double ringRoundUs;   // one round of a ring shift of kStepBytes among this host's ranks, all active at once
+  double smallRoundUs;  // the same with kWaitBytes messages
   double netGBps;      // host leaders: the best rate of its exchanges with neighbouring hosts
 };
 
@@ -206,15 +207,19 @@ Status measureLinks(mixcclComm* comm, const Topology& t, void* buf, Measurement*
 }
 
 // Every rank of a host with others on it runs a ring shift among them, all at once, as a collective's
-// steps run: each round sends kStepBytes to the right and receive-reduces kStepBytes from the left.
-// The model prices the same schedule; what the measured round costs beyond that prediction is the
-// host's cost per waited message (HostInfo::stepUs): with more ranks than cores, a rank that waits
-// gives its core away and gets it back only when another rank's slice ends, which no alpha-beta
-// term shows. Measured, not assumed: close to zero where every rank has a core.
+// steps run: each round sends a message to the right and receive-reduces one from the left. The
+// model prices the same schedule; what the measured round costs beyond that prediction is the
+// host's scheduling cost: with more ranks than cores, a rank that waits gives its core away and
+// gets it back only when another rank's slice ends, which no alpha-beta term shows. Run with tiny
+// messages it gives the fixed cost of a waiting round (HostInfo::waitUs), with kStepBytes the
+// size-proportional rest per waited message (HostInfo::stepUs). Measured, not assumed: close to
+// zero where every rank has a core.
 constexpr size_t kStepBytes = kStepCalibrationBytes;
 constexpr int kStepRounds = 6;
+constexpr size_t kWaitBytes = 2 * sizeof(float);
+constexpr int kWaitRounds = 20;
 
-Schedule hostRingSchedule(const Topology& t, int rank, int rounds) {
+Schedule hostRingSchedule(const Topology& t, int rank, int rounds, size_t bytes) {
   Schedule s;
   s.algorithm = "calibration ring shift";
   std::vector<int> mates;
@@ -223,7 +228,7 @@ Schedule hostRingSchedule(const Topology& t, int rank, int rounds) {
   if (mates.size() < 2) return s;
   const size_t q = static_cast<size_t>(std::find(mates.begin(), mates.end(), rank) - mates.begin());
   const int right = mates[(q + 1) % mates.size()], left = mates[(q + mates.size() - 1) % mates.size()];
-  const size_t count = kStepBytes / sizeof(float);
+  const size_t count = bytes / sizeof(float);
   for (int i = 0; i < rounds; ++i) {
     Round& round = newRound(s);
     addSend(round, right, region(Buf::Input, 0, count));
@@ -233,8 +238,8 @@ Schedule hostRingSchedule(const Topology& t, int rank, int rounds) {
 }
 
 Status measureHostRing(mixcclComm* comm, const Topology& t, void* buf, Measurement* m) {
-  auto ring = [&](int rounds, double* us) -> Status {
-    Schedule s = hostRingSchedule(t, comm->rank, rounds);
+  auto ring = [&](int rounds, double* us, size_t bytes = kStepBytes) -> Status {
+    Schedule s = hostRingSchedule(t, comm->rank, rounds, bytes);
     if (s.rounds.empty()) return Status::ok();
     MIXCCL_CHECK(timeSchedule(comm, s, mixcclFloat32, buf, kRateBytes, "host scheduling calibration", us));
     *us /= rounds;
@@ -248,6 +253,12 @@ Status measureHostRing(mixcclComm* comm, const Topology& t, void* buf, Measureme
     best = std::min(best, us);
   }
   m->ringRoundUs = best;
+  best = 1e30;
+  for (int batch = 0; batch < 3; ++batch) {
+    MIXCCL_CHECK(ring(kWaitRounds, &us, kWaitBytes));
+    best = std::min(best, us);
+  }
+  m->smallRoundUs = best;
   return Status::ok();
 }
 
@@ -347,21 +358,29 @@ void applyMeasurements(const std::vector<Measurement>& all, Topology* t) {
     d.source = "measured";
   }
   // Per host: the median measured ring-shift round beyond the model's price of the same schedule
-  // (link and device rates above, no step cost yet), per waited message (one per round).
+  // (link and device rates above), one waited message per round. First the tiny ring, priced
+  // without any scheduling cost, gives the fixed wait; then the 256 KiB ring, priced with it, the
+  // size-proportional rest.
   for (size_t h = 0; h < t->hosts.size(); ++h) {
-    std::vector<double> rounds;
+    std::vector<double> large, small;
     for (size_t r = 0; r < all.size(); ++r) {
       if (t->ranks[r].host != static_cast<int>(h)) continue;
-      if (std::isfinite(all[r].ringRoundUs)) rounds.push_back(all[r].ringRoundUs);
+      if (std::isfinite(all[r].ringRoundUs)) large.push_back(all[r].ringRoundUs);
+      if (std::isfinite(all[r].smallRoundUs)) small.push_back(all[r].smallRoundUs);
       if (std::isfinite(all[r].netGBps)) t->hosts[h].netGBps = all[r].netGBps;
     }
-    if (rounds.empty()) continue;
-    std::nth_element(rounds.begin(), rounds.begin() + static_cast<long>(rounds.size() / 2), rounds.end());
-    std::vector<Schedule> schedules(all.size());
-    for (size_t r = 0; r < all.size(); ++r)
-      if (t->ranks[r].host == static_cast<int>(h)) schedules[r] = hostRingSchedule(*t, static_cast<int>(r), kStepRounds);
-    const double predicted = CostModel(t).predictUs(schedules, sizeof(float)) / kStepRounds;
-    if (std::isfinite(predicted)) t->hosts[h].stepUs = std::max(0.0, rounds[rounds.size() / 2] - predicted);
+    auto beyondModel = [&](std::vector<double>& measured, int rounds, size_t bytes) {
+      if (measured.empty()) return 0.0;
+      std::nth_element(measured.begin(), measured.begin() + static_cast<long>(measured.size() / 2), measured.end());
+      std::vector<Schedule> schedules(all.size());
+      for (size_t r = 0; r < all.size(); ++r)
+        if (t->ranks[r].host == static_cast<int>(h)) schedules[r] = hostRingSchedule(*t, static_cast<int>(r), rounds, bytes);
+      const double predicted = CostModel(t).predictUs(schedules, sizeof(float)) / rounds;
+      return std::isfinite(predicted) ? std::max(0.0, measured[measured.size() / 2] - predicted) : 0.0;
+    };
+    t->hosts[h].stepUs = t->hosts[h].waitUs = 0;
+    t->hosts[h].waitUs = beyondModel(small, kWaitRounds, kWaitBytes);
+    t->hosts[h].stepUs = beyondModel(large, kStepRounds, kStepBytes);
   }
 }
 
@@ -435,7 +454,7 @@ Status buildCommTopology(mixcclComm* comm) {
     Measurement mine;
     std::fill(std::begin(mine.alphaUs), std::end(mine.alphaUs), NAN);
     std::fill(std::begin(mine.betaGBps), std::end(mine.betaGBps), NAN);
-    mine.copyGBps = mine.reduceGBps = mine.ringRoundUs = mine.netGBps = NAN;
+    mine.copyGBps = mine.reduceGBps = mine.ringRoundUs = mine.smallRoundUs = mine.netGBps = NAN;
     void* buf = nullptr;
     MIXCCL_CHECK(comm->device->allocate(3 * kRateBytes, &buf).withContext("calibration buffer: "));
     {

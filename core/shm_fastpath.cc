@@ -198,10 +198,10 @@ Status ShmFastPath::create(mixcclComm* comm, std::unique_ptr<ShmFastPath>* out) 
 
   // Waiting: as the shm transport (backends/transports/shm/doorbell.h). With more ranks than cores,
   // a spinning waiter only keeps the peer it waits for off the core: yield at once.
+  // The CPUs of all the host's ranks count, not this process's mask: ranks pinned to a core each
+  // have a core each.
   fp->spinNs_ = doorbell::kDedicatedSpinNs;
-  cpu_set_t cpus;
-  int usable = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
-  if (usable > 0 && comm->nranks > usable) fp->spinNs_ = 0;
+  if (comm->hostCpus > 0 && comm->nranks > comm->hostCpus) fp->spinNs_ = 0;
   int64_t spinUs = env::getInt("SHM_SPIN_US", -1);
   if (spinUs >= 0) fp->spinNs_ = static_cast<uint64_t>(std::min<int64_t>(spinUs, 10'000'000)) * 1000;
   MIXCCL_INFO("%s rank %d: shm fast path for small all-reduce on (%zu-byte slots, spin %llu ns)", comm->name.c_str(),
@@ -218,20 +218,23 @@ void ShmFastPath::interrupt() {
   syscall(SYS_futex, &bell(base_)->word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
 }
 
-double ShmFastPath::predictUs(size_t bytes, int nranks, double copyGBps, double reduceGBps, double shmGBps,
-                              double oversubscription) {
+double ShmFastPath::predictUs(size_t bytes, int nranks, double copyGBps, double reduceGBps, double shmAlphaUs,
+                              double shmGBps, double oversubscription, double waitUs) {
   // Fixed cost: the API call, one cache-line round trip per peer for the sequence words, and the
   // bookkeeping, measured at 0.25 us for 2 ranks on dedicated cores (docs/performance.md); each
   // further peer adds a cache miss. Then the copy in, the n-1 reductions, and pulling n-1 peers'
-  // slots across cores at shm bandwidth. Oversubscribed hosts stretch it all (each wait is a yield).
+  // slots across cores at shm bandwidth. Oversubscribed hosts stretch it all, and there the one
+  // round waits for peers that must first get a core: priced as the engine's rounds are, the shm
+  // link's calibrated latency (which then includes context switches) stretched by the
+  // oversubscription, plus the host's fixed cost of a waiting round (HostInfo::waitUs).
   const double n = static_cast<double>(std::max(nranks, 2));
   const double b = static_cast<double>(bytes) / 1e3;  // GB/s -> bytes per us
   double us = 0.25 + 0.05 * (n - 2);
   if (copyGBps > 0) us += b / copyGBps;
   if (reduceGBps > 0) us += (n - 1) * b / reduceGBps;
   if (shmGBps > 0) us += (n - 1) * b / shmGBps;
-  if (oversubscription > 1) us = us * oversubscription + 1.0 * (n - 1);  // a yield per missing peer
-  return us;
+  if (oversubscription > 1) us = (us + std::max(0.0, shmAlphaUs)) * oversubscription;
+  return us + std::max(0.0, waitUs);
 }
 
 unsigned char* ShmFastPath::flagLine(int r, uint64_t seq) const {

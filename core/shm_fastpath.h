@@ -57,11 +57,14 @@ class ShmFastPath {
   size_t slotBytes() const { return slotBytes_; }
   // Operations run through the fast path so far (tests use it to tell the paths apart).
   uint64_t completedOps() const { return completed_; }
+  // How long a waiter spins before it yields (0: yields at once).
+  uint64_t spinNs() const { return spinNs_; }
 
   // The predicted time of one fast all-reduce of `bytes` per rank, microseconds, from the topology's
-  // cpu copy and reduce rates, the shm link's bandwidth and the host's oversubscription.
-  static double predictUs(size_t bytes, int nranks, double copyGBps, double reduceGBps, double shmGBps,
-                          double oversubscription);
+  // cpu copy and reduce rates, the shm link's latency and bandwidth, the host's oversubscription and
+  // its measured fixed cost of a waiting round (HostInfo::waitUs, 0 = not measured).
+  static double predictUs(size_t bytes, int nranks, double copyGBps, double reduceGBps, double shmAlphaUs,
+                          double shmGBps, double oversubscription, double waitUs);
 
  private:
   ShmFastPath() = default;

@@ -254,14 +254,18 @@ void Tuner::enableOneShotFastPath(size_t maxBytes) {
 
 void Tuner::costOneShotFastPath(std::vector<Candidate>* ranked, size_t bytes) const {
   const DeviceRates* cpu = topology_.ratesOf("cpu");
-  double shmGBps = 0;
+  double shmGBps = 0, shmAlphaUs = 0;
   int n = topology_.nranks();
-  if (n >= 2 && topology_.linkClasses.size() > 0) shmGBps = topology_.link(0, 1).betaGBps;
+  if (n >= 2 && topology_.linkClasses.size() > 0) {
+    shmGBps = topology_.link(0, 1).betaGBps;
+    shmAlphaUs = topology_.link(0, 1).alphaUs;
+  }
   int host = topology_.ranks.empty() ? 0 : topology_.ranks[0].host;
   double over = topology_.hosts.empty() ? 1.0
                 : static_cast<double>(topology_.ranksOnHost(host)) / std::max(1, topology_.hosts[static_cast<size_t>(host)].cores);
+  double waitUs = topology_.hosts.empty() ? 0.0 : topology_.hosts[static_cast<size_t>(host)].waitUs;
   double us = ShmFastPath::predictUs(bytes, n, cpu != nullptr ? cpu->copyGBps : 0, cpu != nullptr ? cpu->reduceGBps : 0,
-                                     shmGBps, over);
+                                     shmAlphaUs, shmGBps, over, waitUs);
   auto one = std::find_if(ranked->begin(), ranked->end(), [](const Candidate& x) {
     return std::string_view(x.algorithm->name) == "oneshot";
   });

@@ -32,6 +32,7 @@ CostModel::CostModel(const Topology* topology) : topology_(topology) {
     c.copyUsPerByte = 1e-3 / d.copyGBps;      // 1 GB/s = 1e3 bytes per microsecond
     c.reduceUsPerByte = 1e-3 / d.reduceGBps;
     c.stepUs = std::max(0.0, host.stepUs);
+    c.waitUs = std::max(0.0, host.waitUs);
   }
 }
 
@@ -156,7 +157,10 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
         }
         for (const Step& s : round.steps)
           if (s.kind == StepKind::Recv || s.kind == StepKind::RecvReduce) recvFrom[static_cast<size_t>(s.peer)] = 0;
-        end = std::max(end, post + busy * rc.share) + kRoundOverheadUs * rc.share + waits * rc.stepUs;
+        // A round that waits at all pays the host's fixed wait once (its peers' messages arrive
+        // while it is switched out), and each waited message its size-proportional part.
+        end = std::max(end, post + busy * rc.share) + kRoundOverheadUs * rc.share + waits * rc.stepUs +
+              (waits > 0 ? rc.waitUs : 0.0);
         clock[r] = end;
         posted[r] = 0;
         ++next[r];

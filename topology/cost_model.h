@@ -7,10 +7,12 @@
 // at the device's rates, plus its share of moving each message (half of bytes / beta per side, since
 // the calibrated beta covers sender and receiver together). Rounds of one rank run in order; rounds
 // of different ranks overlap freely and meet only through messages. Where a host has more ranks
-// than cores, work and latency there stretch by ranks / cores, and every message a round waits for
-// pays the host's measured scheduling cost (HostInfo::stepUs, scaled by the message's size against
-// kStepCalibrationBytes; every sender must get a core in turn, so the waits add up): what makes
-// ring's many pipelined pieces, and direct algorithms' n-1 large messages, dear on such a host.
+// than cores, work and latency there stretch by ranks / cores; every round that waits pays the
+// host's measured fixed wait once (HostInfo::waitUs: a context switch, whatever the size), and every
+// message it waits for the host's measured size-proportional cost (HostInfo::stepUs, scaled by the
+// message's size against kStepCalibrationBytes; every sender must get a core in turn, so these add
+// up): what makes many small rounds, ring's many pipelined pieces, and direct algorithms' n-1 large
+// messages dear on such a host.
 // The pieces one link carries in one round flow one after another (their bytes add up). A message
 // between hosts also flows no faster than each host's own network rate (HostInfo::netGBps) allows
 // for all the crossing bytes of that rank's round, the rate being divided among the host's ranks
@@ -45,7 +47,8 @@ class CostModel {
     double share = 1;          // oversubscription stretch of this rank's host
     double copyUsPerByte = 0;  // this rank's device
     double reduceUsPerByte = 0;
-    double stepUs = 0;         // the host's scheduling cost of a round that waits (HostInfo::stepUs)
+    double stepUs = 0;         // the host's size-proportional cost per waited message (HostInfo::stepUs)
+    double waitUs = 0;         // the host's fixed cost of a round that waits (HostInfo::waitUs)
   };
   // us per byte through host h's own network rate (HostInfo::netGBps) shared by the crossing[h]
   // ranks of h that send to other hosts in the schedules; 0 when the rate is unknown.

@@ -112,8 +112,9 @@ std::string describeTopology(const Topology& t) {
                 host.discoveredBy.c_str());
     s += format("  %d package(s), %d NUMA node(s), %d core(s), %d hardware thread(s)\n", host.packages,
                 host.numaNodes, host.cores, host.pus);
-    if (host.stepUs > 0 || host.netGBps > 0)
-      s += format("  scheduling cost per waited 256 KiB message %.2f us; own network rate %s\n", host.stepUs,
+    if (host.stepUs > 0 || host.waitUs > 0 || host.netGBps > 0)
+      s += format("  scheduling cost per waiting round %.2f us, plus %.2f us per waited 256 KiB message; own network "
+                  "rate %s\n", host.waitUs, host.stepUs,
                   host.netGBps > 0 ? format("%.3f GB/s", host.netGBps).c_str() : "not measured (one host)");
     for (const auto& c : host.caches)
       s += format("  L%d cache: %d x %s\n", c.level, c.count, bytesText(c.bytes).c_str());

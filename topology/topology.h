@@ -43,7 +43,11 @@ struct HostInfo {
   //   context switch). netGBps: this host's own rate to other hosts (its NIC, or a throttled link);
   //   a cross-host message flows at the least of its class's beta and both ends' netGBps, shared by
   //   the ranks of a host that cross at the same time.
+  // waitUs: the part of that cost that does not grow with the message: what a round that waits for a
+  //   tiny message costs beyond the model's price (a context switch per round where ranks outnumber
+  //   cores); stepUs is then only the size-proportional rest, at 256 KiB.
   double stepUs = 0;
+  double waitUs = 0;
   double netGBps = 0;
 };
 

@@ -45,9 +45,10 @@ HostInfo parseHost(const json& j, const std::string& where) {
   if (h.cores < 1 || h.pus < 1 || h.numaNodes < 1 || h.packages < 1)
     throw std::runtime_error(where + ": cores, pus, numa_nodes and packages must be at least 1");
   h.stepUs = field<double>(j, where.c_str(), "step_us", 0);
+  h.waitUs = field<double>(j, where.c_str(), "wait_us", 0);
   h.netGBps = field<double>(j, where.c_str(), "net_gbps", 0);
-  if (!(h.stepUs >= 0) || !(h.netGBps >= 0))
-    throw std::runtime_error(where + ": step_us and net_gbps must be numbers >= 0 (0: not known)");
+  if (!(h.stepUs >= 0) || !(h.waitUs >= 0) || !(h.netGBps >= 0))
+    throw std::runtime_error(where + ": step_us, wait_us and net_gbps must be numbers >= 0 (0: not known)");
   for (const auto& c : field<json>(j, where.c_str(), "caches", json::array())) {
     CacheLevel level;
     level.level = field<int>(c, (where + ".caches[]").c_str(), "level", 0, true);
@@ -185,7 +186,7 @@ std::string topologyToJson(const Topology& t) {
     for (const auto& n : h.nics)
       nics.push_back({{"name", n.name}, {"address", n.address}, {"speed_gbps", n.speedGbps}, {"loopback", n.loopback}});
     hosts.push_back({{"name", h.name}, {"id", id}, {"packages", h.packages}, {"numa_nodes", h.numaNodes},
-                     {"cores", h.cores}, {"pus", h.pus}, {"step_us", h.stepUs}, {"net_gbps", h.netGBps},
+                     {"cores", h.cores}, {"pus", h.pus}, {"step_us", h.stepUs}, {"wait_us", h.waitUs}, {"net_gbps", h.netGBps},
                      {"caches", caches}, {"nics", nics}});
   }
   doc["hosts"] = hosts;

@@ -77,6 +77,7 @@ struct TransportContext {
   std::string bindAddress;         // the local address the bootstrap uses (socket binds here)
   const std::atomic<bool>* aborted = nullptr;
   Device* device = nullptr;        // the rank's device (cuda_ipc moves data through it)
+  bool ranksOutnumberCpus = false; // this host's ranks share fewer CPUs than there are ranks: waiters yield
 };
 
 // One kind of transport for one communicator, serving a subset of peers.

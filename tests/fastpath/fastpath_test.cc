@@ -6,6 +6,7 @@
 // sleeping waiter. The internal library is linked to read how many operations took the fast path.
 #include <gtest/gtest.h>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "core/comm.h"
+#include "core/host_cpus.h"
 #include "core/shm_fastpath.h"
 #include "tests/mp_harness.h"
 #include "tests/reference.h"
@@ -155,6 +157,35 @@ TEST(FastPath, TunerPicksItForSmallSizesAndAlgoForcesItOff) {
         MP_CHECK_OK(mixcclCommDestroy(comm), comm);
       }));
     }
+  }
+}
+
+// Whether waiters spin is decided over the whole host: two ranks pinned to a core each (mpirun's and
+// mixccl-perf's default on 2 cores) still have a core each and spin; two ranks pinned to the same
+// core do not. (Each process's own mask has one CPU in both cases.)
+TEST(FastPath, RanksPinnedToACoreEachStillSpin) {
+  cpu_set_t mine;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(mine), &mine), 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c)
+    if (CPU_ISSET(c, &mine)) cpus.push_back(c);
+  if (cpus.size() < 2) GTEST_SKIP() << "needs 2 usable CPUs";
+  for (bool sameCore : {false, true}) {
+    expectOk(runRanks(2, [&cpus, sameCore](int rank, int n, const mixcclUniqueId& id) {
+      setenv("MIXCCL_CALIBRATE", "0", 1);
+      unsetenv("MIXCCL_SHM_SPIN_US");
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpus[sameCore ? 0 : static_cast<size_t>(rank)], &one);
+      MP_CHECK(sched_setaffinity(0, sizeof(one), &one) == 0, "rank %d: cannot pin itself", rank);
+      mixcclComm_t comm = initComm(rank, n, id);
+      MP_CHECK(comm->fastPath != nullptr, "rank %d: no shm fast path", rank);
+      MP_EXPECT(comm->hostCpus == (sameCore ? 1 : 2), "rank %d: the host's ranks share %d CPUs", rank, comm->hostCpus);
+      MP_EXPECT((comm->fastPath->spinNs() > 0) == !sameCore, "rank %d pinned %s: spin %llu ns", rank,
+                sameCore ? "with its peer on one core" : "to a core of its own",
+                static_cast<unsigned long long>(comm->fastPath->spinNs()));
+      MP_CHECK_OK(mixcclCommDestroy(comm), comm);
+    }));
   }
 }
 
@@ -341,3 +372,44 @@ TEST(FastPath, AbortWakesSleepingWaiter) {
 
 }  // namespace
 }  // namespace mixccl_test
+
+namespace mixccl {
+namespace {
+
+TEST(HostCpus, TheUnionCountsEachCpuOnce) {
+  CpuMask a{}, b{}, c{};
+  a.words[0] = 0b0011;
+  b.words[0] = 0b0110;
+  c.words[3] = uint64_t{1} << 63;
+  EXPECT_EQ(cpusInUnion({a}), 2);
+  EXPECT_EQ(cpusInUnion({a, b}), 3);
+  EXPECT_EQ(cpusInUnion({a, a}), 2);
+  EXPECT_EQ(cpusInUnion({a, b, c}), 4);
+  EXPECT_EQ(cpusInUnion({}), 0);
+  EXPECT_GE(cpusInUnion({currentCpuMask()}), 1);
+}
+
+// The fast path's price (what the tuner weighs against the engine's algorithms): on dedicated
+// cores the link's latency and the host's fixed wait add only the wait; oversubscribed, the wait for
+// peers that must first get a core is priced as the engine's rounds are (the shm latency stretched),
+// plus the fixed wait once; more bytes never cost less.
+TEST(FastPathPrice, FollowsTheHostsMeasuredWaits) {
+  const double copy = 20, reduce = 10, beta = 8;
+  const double roomy = ShmFastPath::predictUs(8, 2, copy, reduce, 0.5, beta, 1.0, 0);
+  EXPECT_NEAR(ShmFastPath::predictUs(8, 2, copy, reduce, 0.5, beta, 1.0, 2.0) - roomy, 2.0, 1e-9);
+  EXPECT_NEAR(ShmFastPath::predictUs(8, 2, copy, reduce, 3.0, beta, 1.0, 0), roomy, 1e-9)
+      << "on dedicated cores the flag round trip is part of the fixed cost, not the engine's latency";
+  const double crowded = ShmFastPath::predictUs(8, 4, copy, reduce, 1.5, beta, 2.0, 0);
+  const double crowdedBase = ShmFastPath::predictUs(8, 4, copy, reduce, 0, beta, 2.0, 0);
+  EXPECT_NEAR(crowded - crowdedBase, 3.0, 1e-9) << "latency 1.5 us stretched by 4 ranks on 2 cores";
+  EXPECT_NEAR(ShmFastPath::predictUs(8, 4, copy, reduce, 1.5, beta, 2.0, 4.0) - crowded, 4.0, 1e-9);
+  double previous = 0;
+  for (size_t bytes = 8; bytes <= 16384; bytes *= 4) {
+    double us = ShmFastPath::predictUs(bytes, 4, copy, reduce, 1.5, beta, 2.0, 4.0);
+    EXPECT_GT(us, previous) << bytes;
+    previous = us;
+  }
+}
+
+}  // namespace
+}  // namespace mixccl

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "algorithms/algorithm.h"
+#include "algorithms/builder_util.h"
 #include "core/tuner.h"
 #include "topology/cost_model.h"
 #include "topology/decision.h"
@@ -85,6 +86,40 @@ TEST(HostCosts, OversubscriptionPenalisesRingsManyStepsAtFourRanksOnTwoCores) {
   }
 }
 
+// The fixed wait (HostInfo::waitUs) is paid once per round that waits, whatever the message size
+// and however many messages the round waits for: a round of three tiny receives costs it once, a
+// round of sends only never, and the 256 KiB step cost still scales with size on top.
+TEST(HostCosts, TheFixedWaitIsPaidOncePerWaitingRound) {
+  Topology quiet = oneHost(4, 2, 0), waiting = oneHost(4, 2, 0);
+  waiting.hosts[0].waitUs = 7;
+  auto price = [](const Topology& t, const std::vector<Schedule>& s) { return CostModel(&t).predictUs(s, 4); };
+  // Rank 0 receives one float from each of ranks 1-3 in one round; they only send.
+  std::vector<Schedule> gather(4);
+  Round& r0 = newRound(gather[0]);
+  for (int p = 1; p < 4; ++p) {
+    addRecv(r0, p, region(Buf::Output, static_cast<size_t>(p), 1));
+    addSend(newRound(gather[static_cast<size_t>(p)]), 0, region(Buf::Input, 0, 1));
+  }
+  EXPECT_NEAR(price(waiting, gather) - price(quiet, gather), 7.0, 1e-9);
+  // Two such rounds in a row: twice.
+  std::vector<Schedule> twice = gather;
+  for (int p = 1; p < 4; ++p) addSend(newRound(twice[static_cast<size_t>(p)]), 0, region(Buf::Input, 0, 1));
+  Round& again = newRound(twice[0]);
+  for (int p = 1; p < 4; ++p) addRecv(again, p, region(Buf::Output, static_cast<size_t>(p), 1));
+  EXPECT_NEAR(price(waiting, twice) - price(quiet, twice), 14.0, 1e-9);
+  // Large messages pay the step cost per message on top of the one fixed wait.
+  Topology both = waiting;
+  both.hosts[0].stepUs = 10;
+  const size_t big = kStepCalibrationBytes / 4;
+  std::vector<Schedule> large(4);
+  Round& l0 = newRound(large[0]);
+  for (int p = 1; p < 4; ++p) {
+    addRecv(l0, p, region(Buf::Output, static_cast<size_t>(p) * big, big));
+    addSend(newRound(large[static_cast<size_t>(p)]), 0, region(Buf::Input, 0, big));
+  }
+  EXPECT_NEAR(price(both, large) - price(quiet, large), 7.0 + 3 * 10.0, 1e-6);
+}
+
 // 4 hosts x 2 ranks; host 3's own network rate is a quarter of the others'.
 const char* kThrottled = R"({
   "hosts": [{"name": "fast", "count": 3, "ranks": 2, "cores": 8, "net_gbps": 0.1},
@@ -154,17 +189,22 @@ TEST(HostCosts, TopologyFileRoundTripsTheHostTermsAndRefusesNegatives) {
   Topology t;
   ASSERT_TRUE(parseTopologyJson(kThrottled, &t).isOk());
   t.hosts[1].stepUs = 12.5;
+  t.hosts[2].waitUs = 3.25;
   std::string path = ::testing::TempDir() + "host_costs_topo.json";
   ASSERT_TRUE(writeTopologyFile(path, t).isOk());
   Topology back;
   Status st = readTopologyFile(path, &back);
   ASSERT_TRUE(st.isOk()) << st.message();
   EXPECT_DOUBLE_EQ(back.hosts[1].stepUs, 12.5);
+  EXPECT_DOUBLE_EQ(back.hosts[2].waitUs, 3.25);
   EXPECT_DOUBLE_EQ(back.hosts[3].netGBps, 0.025);
   Topology bad;
   st = parseTopologyJson(R"({"hosts": [{"ranks": 2, "net_gbps": -1}]})", &bad);
   EXPECT_FALSE(st.isOk());
   EXPECT_NE(st.message().find("net_gbps"), std::string::npos) << st.message();
+  st = parseTopologyJson(R"({"hosts": [{"ranks": 2, "wait_us": -0.5}]})", &bad);
+  EXPECT_FALSE(st.isOk());
+  EXPECT_NE(st.message().find("wait_us"), std::string::npos) << st.message();
 }
 
 }  // namespace
