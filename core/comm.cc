@@ -172,7 +172,7 @@ Status connectTransports(mixcclComm* comm, const std::vector<InitInfo>& infos) {
   ctx.bindAddress = comm->bootstrap->localHost();
   ctx.aborted = &comm->aborted;
   ctx.device = comm->device.get();
-  ctx.ranksOutnumberCpus = comm->hostCpus > 0 && comm->localRanks.size() > static_cast<size_t>(comm->hostCpus);
+  ctx.ranksOutnumberCpus = comm->ranksOutnumberCpus();
 
   comm->links.assign(static_cast<size_t>(n), nullptr);
   comm->linkOwner.assign(static_cast<size_t>(n), nullptr);

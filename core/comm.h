@@ -62,6 +62,9 @@ struct mixcclComm {
   std::vector<mixccl::PeerInfo> peers;
   std::vector<int> localRanks;  // ranks on this host, this one included
   int hostCpus = 0;             // CPUs the ranks of this host may run on, together (core/host_cpus.h)
+  // Whether waiters should yield at once: the union of the host's ranks' CPU masks counts, not one
+  // process's, so ranks pinned to a core each have a core each.
+  bool ranksOutnumberCpus() const { return hostCpus > 0 && localRanks.size() > static_cast<size_t>(hostCpus); }
   // Ranks on this host whose process this one can see (same pid namespace): a wait on them checks
   // that they are still alive.
   std::vector<bool> watchPid;

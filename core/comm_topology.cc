@@ -245,20 +245,20 @@ Status measureHostRing(mixcclComm* comm, const Topology& t, void* buf, Measureme
     *us /= rounds;
     return Status::ok();
   };
-  double us = NAN, best = 1e30;
+  auto bestOf = [&](int batches, int rounds, size_t bytes, double* best) -> Status {
+    *best = 1e30;
+    for (int batch = 0; batch < batches; ++batch) {
+      double us = NAN;
+      MIXCCL_CHECK(ring(rounds, &us, bytes));
+      *best = std::min(*best, us);
+    }
+    return Status::ok();
+  };
+  double us = NAN;
   MIXCCL_CHECK(ring(2, &us));  // the ranks arrive at different times: the first rounds line them up
   if (std::isnan(us)) return Status::ok();
-  for (int batch = 0; batch < 2; ++batch) {
-    MIXCCL_CHECK(ring(kStepRounds, &us));
-    best = std::min(best, us);
-  }
-  m->ringRoundUs = best;
-  best = 1e30;
-  for (int batch = 0; batch < 3; ++batch) {
-    MIXCCL_CHECK(ring(kWaitRounds, &us, kWaitBytes));
-    best = std::min(best, us);
-  }
-  m->smallRoundUs = best;
+  MIXCCL_CHECK(bestOf(2, kStepRounds, kStepBytes, &m->ringRoundUs));
+  MIXCCL_CHECK(bestOf(3, kWaitRounds, kWaitBytes, &m->smallRoundUs));
   return Status::ok();
 }
 
@@ -378,7 +378,7 @@ void applyMeasurements(const std::vector<Measurement>& all, Topology* t) {
       const double predicted = CostModel(t).predictUs(schedules, sizeof(float)) / rounds;
       return std::isfinite(predicted) ? std::max(0.0, measured[measured.size() / 2] - predicted) : 0.0;
     };
-    t->hosts[h].stepUs = t->hosts[h].waitUs = 0;
+    t->hosts[h].stepUs = 0;  // the tiny ring is priced without any scheduling cost
     t->hosts[h].waitUs = beyondModel(small, kWaitRounds, kWaitBytes);
     t->hosts[h].stepUs = beyondModel(large, kStepRounds, kStepBytes);
   }

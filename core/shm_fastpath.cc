@@ -198,12 +198,7 @@ Status ShmFastPath::create(mixcclComm* comm, std::unique_ptr<ShmFastPath>* out) 
 
   // Waiting: as the shm transport (backends/transports/shm/doorbell.h). With more ranks than cores,
   // a spinning waiter only keeps the peer it waits for off the core: yield at once.
-  // The CPUs of all the host's ranks count, not this process's mask: ranks pinned to a core each
-  // have a core each.
-  fp->spinNs_ = doorbell::kDedicatedSpinNs;
-  if (comm->hostCpus > 0 && comm->nranks > comm->hostCpus) fp->spinNs_ = 0;
-  int64_t spinUs = env::getInt("SHM_SPIN_US", -1);
-  if (spinUs >= 0) fp->spinNs_ = static_cast<uint64_t>(std::min<int64_t>(spinUs, 10'000'000)) * 1000;
+  fp->spinNs_ = doorbell::spinNsFor(comm->ranksOutnumberCpus());
   MIXCCL_INFO("%s rank %d: shm fast path for small all-reduce on (%zu-byte slots, spin %llu ns)", comm->name.c_str(),
               comm->rank, fp->slotBytes_, static_cast<unsigned long long>(fp->spinNs_));
   *out = std::move(fp);

@@ -11,6 +11,7 @@
 #include <climits>
 
 #include "backends/transports/shm/spin.h"
+#include "core/env.h"
 
 namespace mixccl::doorbell {
 namespace {
@@ -88,6 +89,12 @@ void sleep(DoorbellWord* bell, uint32_t seen, uint64_t timeoutNs, uint64_t spinN
     syscall(SYS_futex, &bell->sequence, FUTEX_WAIT, seen, &ts, nullptr, 0);
   }
   sleepers(bell).fetch_sub(1, std::memory_order_seq_cst);
+}
+
+uint64_t spinNsFor(bool ranksOutnumberCpus) {
+  int64_t spinUs = env::getInt("SHM_SPIN_US", -1);
+  if (spinUs >= 0) return static_cast<uint64_t>(std::min<int64_t>(spinUs, 10'000'000)) * 1000;
+  return ranksOutnumberCpus ? 0 : kDedicatedSpinNs;
 }
 
 }  // namespace mixccl::doorbell

@@ -28,6 +28,10 @@ void ring(DoorbellWord* bell);
 // a spinning waiter would only keep the peer it waits for off the core.
 constexpr uint64_t kDedicatedSpinNs = 5'000;
 void sleep(DoorbellWord* bell, uint32_t seen, uint64_t timeoutNs, uint64_t spinNs = kDedicatedSpinNs);
+// The spin for a rank whose host's ranks do (or do not) outnumber the CPUs they may run on together
+// (mixcclComm::ranksOutnumberCpus): kDedicatedSpinNs or 0, unless MIXCCL_SHM_SPIN_US says otherwise
+// (0: yield at once; large: spin as MPI does on dedicated cores; at most 10 s).
+uint64_t spinNsFor(bool ranksOutnumberCpus);
 
 }  // namespace doorbell
 }  // namespace mixccl

@@ -52,12 +52,8 @@ class ShmTransport final : public Transport {
         links_(static_cast<size_t>(ctx.nranks)) {
     wake_.ownBell = &localBell_;
     // More ranks on this host than CPUs they may run on together: skip the pure spin and yield at
-    // once, so that the peer we wait for gets the core (see doorbell.cc). Ranks pinned to a core
-    // each still spin: each has its core to itself.
-    if (ctx.ranksOutnumberCpus) spinNs_ = 0;
-    // MIXCCL_SHM_SPIN_US overrides it (0: yield at once; large: spin like MPI does on dedicated cores).
-    int64_t spinUs = env::getInt("SHM_SPIN_US", -1);
-    if (spinUs >= 0) spinNs_ = static_cast<uint64_t>(std::min<int64_t>(spinUs, 10'000'000)) * 1000;
+    // once, so that the peer we wait for gets the core (see doorbell.cc).
+    spinNs_ = doorbell::spinNsFor(ctx.ranksOutnumberCpus);
   }
 
   const char* name() const override { return "shm"; }

@@ -3,6 +3,7 @@
 #include <ucm/api/ucm.h>
 
 #include <cstdlib>
+#include <sstream>
 #include <string>
 
 namespace mixccl {
@@ -20,19 +21,12 @@ bool turnOffUcxMemoryHooksUnlessAsked() {
 
 bool ucxTlsMayUseTcp(const char* tls) {
   if (tls == nullptr) return true;
-  std::string list(tls);
-  const bool exclude = !list.empty() && list[0] == '^';
-  if (exclude) list.erase(0, 1);
-  bool namesTcp = false;
-  bool namesAll = false;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+  const bool exclude = tls[0] == '^';
+  std::istringstream list(exclude ? tls + 1 : tls);
+  bool namesTcp = false, namesAll = false;
+  for (std::string item; std::getline(list, item, ',');) {
     namesTcp = namesTcp || item == "tcp";
     namesAll = namesAll || item == "all";
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   return exclude ? !namesTcp : (namesTcp || namesAll);
 }
