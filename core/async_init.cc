@@ -37,6 +37,7 @@ Status buildCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id,
       std::lock_guard<std::mutex> lock(comm->errorMutex);
       comm->lastError = msg;
       comm->fatalError = msg;
+      comm->hasFatalError.store(true, std::memory_order_release);
     } else {
       MIXCCL_INFO("%s rank %d/%d: non-blocking init done", comm->name.c_str(), rank, nranks);
     }

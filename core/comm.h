@@ -102,6 +102,9 @@ struct mixcclComm {
   std::mutex errorMutex;
   std::string lastError;
   std::string fatalError;  // set when a communication failure left the communicator unusable
+  // True once fatalError is set (under errorMutex): every call tests this, and only a failed
+  // communicator pays for the lock.
+  std::atomic<bool> hasFatalError{false};
 
   // Operations in flight (abort and destroy wait for them to leave).
   std::mutex activeMutex;

@@ -255,7 +255,7 @@ Status runOps(mixcclComm* comm, std::span<const Op> ops) {
 }
 
 Status runOpsNow(mixcclComm* comm, std::span<const Op> ops) {
-  {
+  if (comm->hasFatalError.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lock(comm->errorMutex);
     if (!comm->fatalError.empty()) {
       return errorStatus(mixcclInvalidUsage, "%s rank %d cannot run more operations after an earlier failure: %s",
@@ -295,7 +295,10 @@ Status runOpsNow(mixcclComm* comm, std::span<const Op> ops) {
     bool fatal = st.code() == mixcclSystemError || st.code() == mixcclInternalError || st.code() == mixcclRemoteError;
     std::lock_guard<std::mutex> lock(comm->errorMutex);
     comm->lastError = st.message();
-    if (fatal && comm->fatalError.empty()) comm->fatalError = st.message();
+    if (fatal && comm->fatalError.empty()) {
+      comm->fatalError = st.message();
+      comm->hasFatalError.store(true, std::memory_order_release);
+    }
     if (fatal) {
       int expected = mixcclSuccess;
       comm->asyncError.compare_exchange_strong(expected, st.code());
