@@ -30,6 +30,27 @@ constexpr size_t kControlBytes = 4096;
 // (one copy instead of two; below it the system call costs more than the copy it saves).
 constexpr int64_t kDefaultDirectReadBytes = 64 * 1024;
 
+// MIXCCL_SHM_CMA_BYTES unset: kDefaultDirectReadBytes where this host's kernel read is measured to
+// pay (cross_memory::readPays), else 0. Measured and said once per process.
+int64_t defaultDirectReadBytes() {
+  static const int64_t bytes = [] {
+    const cross_memory::ReadCost& cost = cross_memory::measuredReadCost();
+    const bool pays = cross_memory::readPays(cost);
+    if (!cost.measured) {
+      MIXCCL_INFO("shm transport: process_vm_readv failed on this process's own memory: every message goes "
+                  "through the shared rings");
+    } else {
+      MIXCCL_INFO("shm transport: reading %zu KiB from another process costs %.1f us here, a memcpy %.1f us "
+                  "(%.1fx): %s (MIXCCL_SHM_CMA_BYTES overrides)",
+                  cross_memory::kProbeBytes >> 10, cost.readUs, cost.memcpyUs, cost.readUs / cost.memcpyUs,
+                  pays ? "messages of 64 KiB and more are read from the sender's memory"
+                       : "slower than the rings' two copies, so every message goes through the rings");
+    }
+    return pays ? kDefaultDirectReadBytes : int64_t{0};
+  }();
+  return bytes;
+}
+
 // A rank's control segment: its doorbell, which every shm peer maps to ring it.
 struct ShmControlBlock {
   DoorbellWord bell;
@@ -108,12 +129,13 @@ class ShmTransport final : public Transport {
 };
 
 Status ShmTransport::checkConfig() {
-  int64_t directBytes = env::getInt("SHM_CMA_BYTES", kDefaultDirectReadBytes);
-  if (directBytes < 0) {
+  int64_t directBytes = env::getInt("SHM_CMA_BYTES", -1);
+  if (directBytes < 0 && env::get("SHM_CMA_BYTES")) {
     return errorStatus(mixcclInvalidArgument,
                        "MIXCCL_SHM_CMA_BYTES=%lld must be 0 (never read a peer's memory directly) or a size in bytes",
                        static_cast<long long>(directBytes));
   }
+  if (directBytes < 0) directBytes = defaultDirectReadBytes();
   directReadBytes_ = static_cast<size_t>(directBytes);
   int64_t slots = env::getInt("SHM_SLOTS", kDefaultSlots);
   int64_t slotBytes = env::getInt("SHM_SLOT_BYTES", kDefaultSlotBytes);
@@ -168,9 +190,14 @@ Status ShmTransport::createOwnSegments() {
     outRings_.push_back(view);
     segments_.push_back(std::move(ring));
   }
-  MIXCCL_INFO("shm transport: rank %d created %zu rings of %u x %zu bytes; messages of %zu bytes and more are read "
-              "from the sender's memory where the kernel allows (MIXCCL_SHM_CMA_BYTES, 0: never)",
-              rank_, peers_.size(), slots_, slotBytes_, directReadBytes_);
+  if (directReadBytes_ == 0) {
+    MIXCCL_INFO("shm transport: rank %d created %zu rings of %u x %zu bytes; every message goes through them",
+                rank_, peers_.size(), slots_, slotBytes_);
+  } else {
+    MIXCCL_INFO("shm transport: rank %d created %zu rings of %u x %zu bytes; messages of %zu bytes and more are "
+                "read from the sender's memory where the kernel allows (MIXCCL_SHM_CMA_BYTES, 0: never)",
+                rank_, peers_.size(), slots_, slotBytes_, directReadBytes_);
+  }
   return Status::ok();
 }
 
