@@ -7,6 +7,7 @@
 
 #include "backends/devices/device.h"
 #include "core/api_util.h"
+#include "core/config.h"
 #include "core/async_init.h"
 #include "core/bootstrap.h"
 #include "core/env.h"
@@ -120,12 +121,14 @@ Status splitComm(mixcclComm* comm, int color, int key, mixcclComm_t* newcomm, co
   }
   int newRank = 0;
   while (members[static_cast<size_t>(newRank)].rank != comm->rank) ++newRank;
-  mixcclConfig_t inherited = MIXCCL_CONFIG_INITIALIZER;
-  if (config != nullptr) inherited = *config;
+  mixcclConfig_t inherited = copyConfig(config);
   if (inherited.deviceKind == nullptr) inherited.deviceKind = comm->device->kind();
   if (inherited.deviceOrdinal == MIXCCL_CONFIG_UNDEF_INT) inherited.deviceOrdinal = comm->device->ordinal();
   if (inherited.timeoutSeconds == MIXCCL_CONFIG_UNDEF_INT) inherited.timeoutSeconds = comm->timeoutSeconds;
   if (inherited.blocking == MIXCCL_CONFIG_UNDEF_INT) inherited.blocking = comm->blocking ? 1 : 0;
+  if (config == nullptr || configAlgorithms(config) == nullptr) {
+    inherited.algorithms = comm->algorithms.empty() ? nullptr : comm->algorithms.c_str();
+  }
   auto* child = new mixcclComm;
   Status st = buildCommunicator(child, static_cast<int>(members.size()), ids[static_cast<size_t>(members[0].rank)],
                                 newRank, &inherited, inProgress);

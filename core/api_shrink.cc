@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/api_util.h"
+#include "core/config.h"
 #include "core/async_init.h"
 #include "core/log.h"
 #include "core/op.h"
@@ -116,8 +117,7 @@ MIXCCL_API mixcclResult_t mixcclCommShrink(mixcclComm_t comm, const int* exclude
   st = shareNewId(comm, stay, &id);
   if (!st.isOk()) return report(comm, st.withContext("mixcclCommShrink: "));
 
-  mixcclConfig_t inherited = MIXCCL_CONFIG_INITIALIZER;
-  if (config != nullptr) inherited = *config;
+  mixcclConfig_t inherited = copyConfig(config);
   if (inherited.deviceKind == nullptr) inherited.deviceKind = comm->device->kind();
   if (inherited.deviceOrdinal == MIXCCL_CONFIG_UNDEF_INT) inherited.deviceOrdinal = comm->device->ordinal();
   if (inherited.timeoutSeconds == MIXCCL_CONFIG_UNDEF_INT) inherited.timeoutSeconds = comm->timeoutSeconds;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/env.h"
+#include "core/config.h"
 #include "core/log.h"
 
 namespace mixccl {
@@ -18,16 +19,17 @@ Status buildCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id,
   if (!wantsNonBlocking(config)) return initCommunicator(comm, nranks, id, rank, config);
 
   // The caller's config (and the name it points to) need not outlive this call: keep copies.
-  mixcclConfig_t copy = MIXCCL_CONFIG_INITIALIZER;
-  if (config != nullptr) copy = *config;
+  mixcclConfig_t copy = copyConfig(config);
   std::string name = copy.commName != nullptr ? copy.commName : "";
   std::string kind = copy.deviceKind != nullptr ? copy.deviceKind : "";
+  std::string algorithms = configAlgorithms(&copy) != nullptr ? configAlgorithms(&copy) : "";
   comm->blocking = false;
   comm->asyncError.store(mixcclInProgress, std::memory_order_release);
   comm->initPending.store(true, std::memory_order_release);
-  comm->initThread = std::thread([comm, nranks, id, rank, copy, name, kind]() mutable {
+  comm->initThread = std::thread([comm, nranks, id, rank, copy, name, kind, algorithms]() mutable {
     copy.commName = name.empty() ? nullptr : name.c_str();
     copy.deviceKind = kind.empty() ? nullptr : kind.c_str();
+    copy.algorithms = algorithms.empty() ? nullptr : algorithms.c_str();
     Status st = initCommunicator(comm, nranks, id, rank, &copy);
     if (!st.isOk()) {
       std::string msg = strFormat("non-blocking init of rank %d of %d failed: %s", rank, nranks, st.message().c_str());

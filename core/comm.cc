@@ -11,6 +11,7 @@
 #include "backends/devices/device_factory.h"
 #include "backends/transports/cuda_ipc/cuda_ipc_transport.h"
 #include "core/comm_topology.h"
+#include "core/config.h"
 #include "core/env.h"
 #include "core/host_cpus.h"
 #include "core/log.h"
@@ -245,6 +246,7 @@ Status initCommunicator(mixcclComm* comm, int nranks, const mixcclUniqueId& id, 
     if (config->deviceKind != nullptr) kind = config->deviceKind;
     if (config->deviceOrdinal != MIXCCL_CONFIG_UNDEF_INT) ordinal = config->deviceOrdinal;
     if (config->commName != nullptr) comm->name = config->commName;
+    if (configAlgorithms(config) != nullptr) comm->algorithms = configAlgorithms(config);
   }
   if (config != nullptr && config->deviceKind != nullptr && config->deviceOrdinal == MIXCCL_CONFIG_UNDEF_INT &&
       kind != selection.kind) {

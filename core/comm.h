@@ -56,6 +56,7 @@ struct mixcclComm {
   int timeoutSeconds = 300;
   bool blocking = true;
   std::string name;  // commName, or "comm <hash>"
+  std::string algorithms;  // config.algorithms (empty: MIXCCL_ALGO applies); split children inherit it
 
   std::unique_ptr<mixccl::Device> device;
   std::unique_ptr<mixccl::SocketBootstrap> bootstrap;

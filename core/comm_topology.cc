@@ -496,6 +496,7 @@ Status buildCommTopology(mixcclComm* comm) {
     else MIXCCL_INFO("%s: topology written to %s", comm->name.c_str(), dump->c_str());
   }
   comm->tuner = std::make_shared<Tuner>(std::move(t), comm->rank, comm->name);
+  if (!comm->algorithms.empty()) comm->tuner->forceAlgorithms(comm->algorithms, "config.algorithms");
   return Status::ok();
 }
 

@@ -20,11 +20,6 @@ namespace {
 
 constexpr size_t kMaxCachedSchedules = 256;
 
-struct ForcedAlgo {
-  std::string collective;  // empty: every collective
-  std::string name;
-};
-
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -33,41 +28,38 @@ std::string lower(std::string s) {
 // "allreduce" from collectiveName's "AllReduce", for matching MIXCCL_ALGO entries.
 std::string key(Collective c) { return lower(collectiveName(c)); }
 
-const std::vector<ForcedAlgo>& forcedAlgos() {
-  static const std::vector<ForcedAlgo> forced = [] {
-    std::vector<ForcedAlgo> out;
-    auto spec = env::get("ALGO", true);
-    if (!spec) return out;
-    std::string s = lower(*spec);
-    size_t pos = 0;
-    while (pos <= s.size()) {
-      size_t end = s.find_first_of(";,", pos);
-      if (end == std::string::npos) end = s.size();
-      std::string item = s.substr(pos, end - pos);
-      pos = end + 1;
-      if (item.empty()) continue;
-      size_t colon = item.find(':');
-      if (colon == std::string::npos) out.push_back({"", item});
-      else out.push_back({item.substr(0, colon), item.substr(colon + 1)});
-    }
-    return out;
-  }();
-  return forced;
+}  // namespace
+
+std::vector<ForcedAlgo> parseForcedAlgos(const std::string& spec) {
+  std::vector<ForcedAlgo> out;
+  std::string s = lower(spec);
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t end = s.find_first_of(";,", pos);
+    if (end == std::string::npos) end = s.size();
+    std::string item = s.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.empty()) continue;
+    size_t colon = item.find(':');
+    if (colon == std::string::npos) out.push_back({"", item});
+    else out.push_back({item.substr(0, colon), item.substr(colon + 1)});
+  }
+  return out;
 }
 
-// The algorithm MIXCCL_ALGO forces for c, "" when none. An entry naming the collective must name one
-// of its algorithms; a bare name applies only to the collectives that have it.
-Status forcedFor(Collective c, const Algorithm** out) {
+// The algorithm the forced list names for c, nullptr when none. An entry naming the collective must
+// name one of its algorithms; a bare name applies only to the collectives that have it.
+Status Tuner::forcedFor(Collective c, const Algorithm** out) const {
   *out = nullptr;
-  for (const auto& f : forcedAlgos()) {
+  for (const auto& f : forced_) {
     if (!f.collective.empty() && f.collective != key(c)) continue;
     const Algorithm* a = findAlgorithm(c, f.name);
     if (a == nullptr && !f.collective.empty()) {
       std::string known;
       for (const Algorithm& x : allAlgorithms())
         if (x.collective == c) known += (known.empty() ? "" : ", ") + std::string(x.name);
-      return errorStatus(mixcclInvalidArgument, "MIXCCL_ALGO asks for '%s' for %s, which has no such algorithm (it "
-                         "has: %s)", f.name.c_str(), collectiveName(c), known.c_str());
+      return errorStatus(mixcclInvalidArgument, "%s asks for '%s' for %s, which has no such algorithm (it "
+                         "has: %s)", forcedSource_.c_str(), f.name.c_str(), collectiveName(c), known.c_str());
     }
     if (a != nullptr) {
       *out = a;
@@ -76,6 +68,15 @@ Status forcedFor(Collective c, const Algorithm** out) {
   }
   return Status::ok();
 }
+
+void Tuner::forceAlgorithms(const std::string& spec, std::string source) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  forced_ = parseForcedAlgos(spec);
+  forcedSource_ = std::move(source);
+  decisions_.clear();
+}
+
+namespace {
 
 // Elements the operation moves in all, the measure its size bucket is taken from.
 size_t totalBytes(Collective c, size_t count, size_t es, int nranks) {
@@ -156,6 +157,7 @@ std::vector<double> chooseIslandWeights(const CostModel& model, const std::vecto
 
 Tuner::Tuner(Topology topology, int rank, std::string name)
     : topology_(std::move(topology)), model_(&topology_), rank_(rank), name_(std::move(name)) {
+  if (auto spec = env::get("ALGO", true)) forced_ = parseForcedAlgos(*spec);
   islands_ = topology_.islands();
   weights_ = chooseIslandWeights(model_, islands_, &weightsWhy_);
   if (!weights_.empty()) {
@@ -222,7 +224,7 @@ Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, bool inP
                 "alternatives: %s", name_.c_str(), rank_, collectiveName(c), sizeText(lo).c_str(),
                 sizeText(lo == 0 ? 0 : 2 * lo - 1).c_str(), es, inPlace ? "in place" : "out of place",
                 pick.algorithm->name, sizeText(pick.chunkBytes).c_str(), pick.predictedUs,
-                forced != nullptr ? "forced by MIXCCL_ALGO"
+                forced != nullptr ? ("forced by " + forcedSource_).c_str()
                                   : "least predicted time; within 0.5 %, the earlier registered wins",
                 others.empty() ? "none" : others.c_str());
   }

@@ -36,6 +36,15 @@ struct AlgorithmChoice {
   double predictedUs = 0;
 };
 
+// One entry of MIXCCL_ALGO or config.algorithms: "ring" (every collective that has it) or
+// "allreduce:ring".
+struct ForcedAlgo {
+  std::string collective;  // empty: every collective
+  std::string name;
+};
+// "allreduce:ring;broadcast:tree" (or ',' between entries), case-insensitive.
+std::vector<ForcedAlgo> parseForcedAlgos(const std::string& spec);
+
 class Tuner {
  public:
   // `rank` is this process's rank in the topology (for logs); `name` the communicator's.
@@ -55,9 +64,13 @@ class Tuner {
   // The shm fast path (core/shm_fastpath.h) runs "oneshot" all-reduce up to maxBytes per rank: cost
   // it at those sizes with the fast path's prediction instead of the engine's. Called once at init.
   void enableOneShotFastPath(size_t maxBytes);
+  // Replaces the algorithms forced by MIXCCL_ALGO (read at construction) with `spec`, in the same
+  // syntax; `source` names where it came from in errors and logs ("config.algorithms").
+  void forceAlgorithms(const std::string& spec, std::string source);
 
  private:
   void costOneShotFastPath(std::vector<Candidate>* ranked, size_t bytes) const;
+  Status forcedFor(Collective c, const Algorithm** out) const;
 
   using DecisionKey = std::tuple<int, int, size_t, bool>;  // collective, log2 bucket, element size, in place
   using ScheduleKey = std::tuple<const Algorithm*, int, size_t, int, bool, size_t>;
@@ -73,6 +86,8 @@ class Tuner {
   std::map<DecisionKey, AlgorithmChoice> decisions_;
   std::map<ScheduleKey, std::shared_ptr<const Schedule>> schedules_;
   size_t fastPathMaxBytes_ = 0;  // 0: no fast path
+  std::vector<ForcedAlgo> forced_;
+  std::string forcedSource_ = "MIXCCL_ALGO";
 };
 
 // Island weights for the hierarchical algorithms (algorithms/islands.h): candidate weightings from

@@ -108,6 +108,10 @@ typedef struct mixcclConfig_v1 {
   int deviceOrdinal;    /* which device of that kind; default 0 */
   const char* commName; /* shown in logs and errors */
   int splitShare;       /* accepted for NCCL compatibility; resources are never shared */
+  const char* algorithms; /* algorithms forced on this communicator, in MIXCCL_ALGO's syntax
+                             ("allreduce:ring;broadcast:tree"); replaces MIXCCL_ALGO for it.
+                             Default: MIXCCL_ALGO, else the tuner's choice. Split children
+                             inherit it unless their config sets one. */
 } mixcclConfig_t;
 
 #define MIXCCL_CONFIG_MAGIC 0x6d697863u /* "mixc" */
@@ -115,7 +119,7 @@ typedef struct mixcclConfig_v1 {
   {                                                                                     \
     sizeof(mixcclConfig_t), MIXCCL_CONFIG_MAGIC, MIXCCL_VERSION, MIXCCL_CONFIG_UNDEF_INT, \
         MIXCCL_CONFIG_UNDEF_INT, MIXCCL_CONFIG_UNDEF_PTR, MIXCCL_CONFIG_UNDEF_INT,      \
-        MIXCCL_CONFIG_UNDEF_PTR, MIXCCL_CONFIG_UNDEF_INT                                \
+        MIXCCL_CONFIG_UNDEF_PTR, MIXCCL_CONFIG_UNDEF_INT, MIXCCL_CONFIG_UNDEF_PTR       \
   }
 
 /* ---- Library and communicators ---------------------------------------------------------------- */

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "core/config.h"
 #include "core/tuner.h"
 #include "mp_harness.h"
 #include "topology/topology_file.h"
@@ -136,6 +138,53 @@ TEST(CommTopology, ForcingAnUnknownAlgorithmNamesTheKnownOnes) {
     MP_CHECK_OK(mixcclCommDestroy(comm), nullptr);
   });
   EXPECT_TRUE(summary.ok()) << summary.describe();
+}
+
+// config.algorithms forces algorithms on one communicator, replacing MIXCCL_ALGO for it; a split
+// inherits it unless its own config sets one; a wrong name is refused naming config.algorithms.
+TEST(CommTopology, ConfigAlgorithmsReplaceMixcclAlgoForOneCommunicator) {
+  ScopedEnv algo("MIXCCL_ALGO", "allreduce:nosuch");  // would fail every all-reduce it applied to
+  auto summary = runRanks(2, [](int rank, int nranks, const mixcclUniqueId& id) {
+    mixcclConfig_t config = MIXCCL_CONFIG_INITIALIZER;
+    config.algorithms = "allreduce:ring";
+    mixcclComm_t comm = nullptr;
+    MP_CHECK_OK(mixcclCommInitRankConfig(&comm, nranks, id, rank, &config), nullptr);
+    std::vector<float> x(1001, static_cast<float>(rank + 1));
+    MP_CHECK_OK(mixcclAllReduce(x.data(), x.data(), x.size(), mixcclFloat32, mixcclSum, comm, nullptr), comm);
+    for (float v : x) MP_CHECK(v == 3.0f, "ring all-reduce gave %g, not 3", static_cast<double>(v));
+
+    mixcclComm_t inherits = nullptr;  // no config: keeps "allreduce:ring", not MIXCCL_ALGO
+    MP_CHECK_OK(mixcclCommSplit(comm, 0, rank, &inherits, nullptr), comm);
+    MP_CHECK_OK(mixcclAllReduce(x.data(), x.data(), x.size(), mixcclFloat32, mixcclSum, inherits, nullptr), inherits);
+    for (float v : x) MP_CHECK(v == 6.0f, "split all-reduce gave %g, not 6", static_cast<double>(v));
+
+    mixcclConfig_t bad = MIXCCL_CONFIG_INITIALIZER;
+    bad.algorithms = "allreduce:nosuch2";
+    mixcclComm_t refused = nullptr;
+    MP_CHECK_OK(mixcclCommSplit(comm, 0, rank, &refused, &bad), comm);
+    mixcclResult_t r = mixcclAllReduce(x.data(), x.data(), x.size(), mixcclFloat32, mixcclSum, refused, nullptr);
+    MP_CHECK(r == mixcclInvalidArgument, "all-reduce returned %d", static_cast<int>(r));
+    std::string why = mixcclGetLastError(refused);
+    MP_CHECK(why.find("config.algorithms") != std::string::npos && why.find("'nosuch2'") != std::string::npos,
+             "error was: %s", why.c_str());
+    MP_CHECK_OK(mixcclCommDestroy(refused), nullptr);
+    MP_CHECK_OK(mixcclCommDestroy(inherits), nullptr);
+    MP_CHECK_OK(mixcclCommDestroy(comm), nullptr);
+  });
+  EXPECT_TRUE(summary.ok()) << summary.describe();
+}
+
+// A caller built against an older mixccl.h passes a shorter struct: the field it lacks is unset.
+TEST(CommTopology, ConfigFromAnOlderLayoutHasNoAlgorithms) {
+  mixcclConfig_t config = MIXCCL_CONFIG_INITIALIZER;
+  config.algorithms = "ring";
+  config.size = offsetof(mixcclConfig_t, algorithms);
+  EXPECT_EQ(mixccl::configAlgorithms(&config), nullptr);
+  mixcclConfig_t copy = mixccl::copyConfig(&config);
+  EXPECT_EQ(copy.size, sizeof(mixcclConfig_t));
+  EXPECT_EQ(copy.algorithms, nullptr);
+  config.size = sizeof(mixcclConfig_t);
+  EXPECT_STREQ(mixccl::configAlgorithms(&config), "ring");
 }
 
 Topology fourRanks() {
