@@ -53,6 +53,7 @@ Status Tuner::forcedFor(Collective c, const Algorithm** out) const {
   *out = nullptr;
   for (const auto& f : forced_) {
     if (!f.collective.empty() && f.collective != key(c)) continue;
+    if (f.name == "auto") return Status::ok();  // the tuner's own pick (lets a communicator undo MIXCCL_ALGO)
     const Algorithm* a = findAlgorithm(c, f.name);
     if (a == nullptr && !f.collective.empty()) {
       std::string known;

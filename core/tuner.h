@@ -8,6 +8,7 @@
 // MIXCCL_ALGO (or NCCL_ALGO) forces a choice:
 //   MIXCCL_ALGO=ring                          every collective that has "ring" uses it
 //   MIXCCL_ALGO=allreduce:ring;broadcast:tree per collective (',' also separates entries)
+//   MIXCCL_ALGO=allreduce:auto;ring           "auto" is the tuner's own pick (the first match wins)
 // MIXCCL_CHUNK_BYTES forces the chunk size.
 #pragma once
 

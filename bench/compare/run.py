@@ -10,7 +10,8 @@ For each rank count it runs, in turn and --repeat times (alternating, so that a 
 shared machine hits every system alike), mixccl-perf, the OpenMPI timer (mpi_allreduce.c under
 mpirun) and the Gloo timer (gloo_allreduce.py), keeps each system's best time per size, and prints
 latency and bus bandwidth with the ratios mixccl/peer. Then a sweep: mixccl with every all-reduce
-algorithm forced through MIXCCL_ALGO against the tuner's own pick. It writes JSON and a PNG plot
+algorithm forced (one communicator each, timed in turn inside one mixccl-perf run: --algos) against
+the tuner's own pick. It writes JSON and a PNG plot
 (bus bandwidth against size, one line per system) and checks the issue's targets.
 """
 import argparse
@@ -108,16 +109,26 @@ class Systems:
 
     def mixccl(self, nranks, env=None, factor=2):
         """{bytes: (time_us, busbw)} from mixccl-perf (out of place, float sum, unchecked: speed only)."""
+        return self.mixccl_algorithms(nranks, None, env, factor)[None]
+
+    def mixccl_algorithms(self, nranks, algos, env=None, factor=2):
+        """{algorithm: {bytes: (time_us, busbw)}}: with a list, one mixccl-perf run times every algorithm
+        in turn at each size (--algos: a communicator each, 'auto' the tuner's pick); without, the key is
+        None."""
         out = {}
         for (a, b, iters, warm) in self._ranges(factor):
             path = os.path.join(self.tmp, f"perf-{nranks}-{a}.json")
-            run([self.perf, "all_reduce", "-np", str(nranks), "-b", str(a), "-e", str(b), "-f", str(factor),
-                 "-n", str(iters), "-w", str(warm), "-c", "0", "--json", path], env=env)
+            cmd = [self.perf, "all_reduce", "-np", str(nranks), "-b", str(a), "-e", str(b), "-f", str(factor),
+                   "-n", str(iters), "-w", str(warm), "-c", "0", "--json", path]
+            if algos:
+                cmd += ["--algos", ",".join(algos)]
+            run(cmd, env=env)
             with open(path) as f:
                 doc = json.load(f)
             for row in doc["rows"]:
                 m = row["out_of_place"]
-                out[int(row["size_bytes"])] = (float(m["time_us"]), float(m["busbw_gbps"]))
+                per = out.setdefault(row.get("algorithm") if algos else None, {})
+                per[int(row["size_bytes"])] = (float(m["time_us"]), float(m["busbw_gbps"]))
         return out
 
     def openmpi(self, nranks):
@@ -234,15 +245,19 @@ def main():
     if not args.no_sweep:
         algos = allreduce_algorithms(systems)
         for n in ranks:
-            print(f"\n## tuner vs forced MIXCCL_ALGO, all-reduce, {n} ranks (time in us; best of {args.repeat})")
+            print(f"\n## tuner vs forced algorithms, all-reduce, {n} ranks (time in us; best of {args.repeat})")
             per = {}
             for rep in range(args.repeat):
-                for name in ["tuner"] + algos:
-                    env = {} if name == "tuner" else {"MIXCCL_ALGO": f"allreduce:{name}"}
-                    try:
-                        per.setdefault(name, []).append(systems.mixccl(n, env=env, factor=8))
-                    except RuntimeError as e:
-                        print(f"compare: {name} failed: {e}")
+                # One process times the tuner ('auto') and every algorithm in turn at each size, each on
+                # its own communicator (mixccl-perf --algos), so a noisy spell or a slow memory mode hits
+                # them alike.
+                try:
+                    got = systems.mixccl_algorithms(n, ["auto"] + algos, factor=8)
+                except RuntimeError as e:
+                    print(f"compare: the sweep failed: {e}")
+                    continue
+                for name, times in got.items():
+                    per.setdefault("tuner" if name == "auto" else name, []).append(times)
             per = {k: best_of(v) for k, v in per.items()}
             doc["sweep"][str(n)] = {k: {str(s): t for s, (t, _) in v.items()} for k, v in per.items()}
             names = ["tuner"] + [a for a in algos if a in per]

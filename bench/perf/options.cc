@@ -123,6 +123,11 @@ bool parseOptions(int argc, char** argv, Options* out, int* exitCode) {
   std::string devicesText = "cpu";
   app.add_option("--devices", devicesText, "device kind per rank, comma-separated, cycled over ranks")
       ->capture_default_str();
+  std::string algosText;
+  app.add_option("--algos", algosText,
+                 "time these algorithms of the collective in turn at every size, each on its own communicator "
+                 "(comma-separated names as in MIXCCL_ALGO; 'auto' is the tuner's pick; mixccl-topo "
+                 "--list-algorithms lists them)");
   app.add_option("--json", o.jsonPath, "also write every row, the machine and the parameters to this file");
   app.add_option("--bind", o.bind,
                  "with -np: 'core' pins rank r to the r-th usable core, 'none' leaves placement to the kernel, "
@@ -159,6 +164,13 @@ bool parseOptions(int argc, char** argv, Options* out, int* exitCode) {
     o.devices = splitList(devicesText);
     for (const auto& d : o.devices)
       if (d.empty()) throw std::invalid_argument("--devices '" + devicesText + "' has an empty entry");
+    if (!algosText.empty()) o.algos = splitList(algosText);
+    for (const auto& a : o.algos) {
+      if (a.empty()) throw std::invalid_argument("--algos '" + algosText + "' has an empty entry");
+      if (a.find_first_of(":;") != std::string::npos)
+        throw std::invalid_argument("--algos '" + algosText + "': give bare algorithm names (ring,tree,auto); "
+                                    "the collective is the one being measured");
+    }
   } catch (const CLI::ParseError& e) {
     *exitCode = app.exit(e);
     if (*exitCode == 0) return false;  // --help

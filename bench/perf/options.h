@@ -27,6 +27,7 @@ struct Options {
   int root = 0;                       // -r
   int nprocs = 0;                     // -np: 0 means "not self-launched"
   std::vector<std::string> devices;   // --devices, cycled over ranks
+  std::vector<std::string> algos;     // --algos: one communicator per algorithm ("auto": the tuner's pick)
   std::string jsonPath;               // --json
   std::string bind = "auto";          // --bind: auto, core or none (self-launched ranks only)
   // What the user typed for -d/-o, shown in the header and the JSON file.

@@ -70,8 +70,12 @@ void Report::printHeader(const std::vector<RankDevice>& devices) {
                 d.kind.c_str());
   std::printf("#\n");
   std::printf("%s\n", groupLabels().c_str());
-  std::printf("# %10s  %12s  %8s  %9s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "size", "count", "type",
-              "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong");
+  // With --algos each row ends with the algorithm its communicator forced (after nccl-tests' columns,
+  // so that parsers reading those by position still work).
+  const bool algos = !o.algos.empty();
+  std::printf("# %10s  %12s  %8s  %9s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s%s\n", "size", "count", "type",
+              "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong",
+              algos ? "  algorithm" : "");
   std::printf("# %10s  %12s  %8s  %9s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "(B)", "(elements)", "",
               "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
   std::fflush(stdout);
@@ -82,6 +86,7 @@ void Report::printRow(const Row& row) {
   std::printf("  %10zu  %12zu  %8s  %9s  %6d", row.bytes, row.count, row.type.c_str(), row.redop.c_str(), row.root);
   printMeasurement(row.outOfPlace);
   printMeasurement(row.inPlace);
+  if (!row.algorithm.empty()) std::printf("  %s", row.algorithm.c_str());
   std::printf("\n");
   std::fflush(stdout);
 }
@@ -133,12 +138,14 @@ bool Report::writeJson(const std::string& path) const {
                        {"step_factor", o.usesFactor() ? nlohmann::json(o.stepFactor) : nlohmann::json(nullptr)},
                        {"step_bytes", o.usesFactor() ? nlohmann::json(nullptr) : nlohmann::json(o.stepBytes)},
                        {"iters", o.iters}, {"warmup_iters", o.warmupIters}, {"check", o.check != 0},
-                       {"datatype", o.dtypeArg}, {"op", o.redopArg}, {"root", o.root}, {"devices", o.devices}};
+                       {"datatype", o.dtypeArg}, {"op", o.redopArg}, {"root", o.root}, {"devices", o.devices},
+                       {"algos", o.algos}};
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& r : rows_)
     rows.push_back({{"size_bytes", r.bytes}, {"count", r.count}, {"type", r.type}, {"redop", r.redop},
                     {"root", r.root}, {"out_of_place", measurementJson(r.outOfPlace)},
-                    {"in_place", measurementJson(r.inPlace)}});
+                    {"in_place", measurementJson(r.inPlace)},
+                    {"algorithm", r.algorithm.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.algorithm)}});
   doc["rows"] = rows;
   doc["summary"] = {{"wrong_total", wrongTotal()}, {"avg_busbw_gbps", averageBusBandwidth()},
                     {"ok", wrongTotal() == 0}};

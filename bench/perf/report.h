@@ -30,6 +30,7 @@ struct Row {
   std::string type;
   std::string redop;  // "none" for collectives without a reduction
   int root = -1;      // -1 for collectives without a root
+  std::string algorithm;  // what --algos forced ("auto": the tuner); empty without --algos
   Measurement outOfPlace;
   Measurement inPlace;
 };

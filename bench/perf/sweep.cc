@@ -119,6 +119,49 @@ struct Buffers {
   }
 };
 
+// The communicators a sweep measures: the one it was given, or with --algos one split of it per
+// algorithm, each forcing its algorithm through config.algorithms, so that the algorithms are timed in
+// turn inside one process (alternating at every size: a noisy spell hits them alike).
+struct Variant {
+  std::string algorithm;  // empty without --algos
+  mixcclComm_t comm = nullptr;
+  bool owned = false;
+};
+
+class Variants {
+ public:
+  Variants(const Options& o, const World& w, mixcclComm_t comm) {
+    if (o.algos.empty()) {
+      list_.push_back({"", comm, false});
+      return;
+    }
+    // "all_reduce" -> "allreduce", the collective's name in config.algorithms' syntax.
+    std::string key;
+    for (char c : o.collective)
+      if (c != '_') key += c;
+    for (const std::string& name : o.algos) {
+      const std::string spec = key + ":" + name;
+      mixcclConfig_t config = MIXCCL_CONFIG_INITIALIZER;
+      config.algorithms = spec.c_str();
+      config.commName = "mixccl-perf";
+      mixcclComm_t child = nullptr;
+      expectSuccess(mixcclCommSplit(comm, 0, w.rank, &child, &config), "mixcclCommSplit",
+                    "one communicator forcing " + spec + " (--algos)", comm);
+      list_.push_back({name, child, true});
+    }
+  }
+  ~Variants() {
+    for (Variant& v : list_)
+      if (v.owned) mixcclCommDestroy(v.comm);
+  }
+  Variants(const Variants&) = delete;
+  Variants& operator=(const Variants&) = delete;
+  const std::vector<Variant>& list() const { return list_; }
+
+ private:
+  std::vector<Variant> list_;
+};
+
 class Sweep {
  public:
   Sweep(const Options& o, const World& w, mixcclComm_t comm, Report& report, DeviceMemory& mem)
@@ -127,22 +170,28 @@ class Sweep {
   void run() {
     const CollectiveInfo& info = collectiveInfo(collective_);
     const std::vector<RedOp> ops = info.hasRedOp ? o_.redops : std::vector<RedOp>{RedOp::Sum};
+    const Variants variants(o_, w_, comm_);
     for (mixcclDataType_t type : o_.dtypes) {
       const size_t elementBytes = dataTypeInfo(type).bytes;
       Buffers buffers(mem_, shapeFor(collective_, o_.maxBytes, elementBytes, w_.nranks, w_.rank), elementBytes);
       for (RedOp op : ops) {
-        NativeRedOp native(op, type, comm_);
+        std::vector<std::unique_ptr<NativeRedOp>> natives;  // premulsum lives per communicator
+        for (const Variant& v : variants.list()) natives.push_back(std::make_unique<NativeRedOp>(op, type, v.comm));
         for (size_t bytes : sweepSizes(o_)) {
-          Row row = measure(bytes, type, op, native.get(), buffers);
-          if (w_.rank == 0) report_.printRow(row);
-          else report_.keepRow(row);
+          for (size_t i = 0; i < variants.list().size(); ++i) {
+            const Variant& v = variants.list()[i];
+            Row row = measure(v.comm, bytes, type, op, natives[i]->get(), buffers);
+            row.algorithm = v.algorithm;
+            if (w_.rank == 0) report_.printRow(row);
+            else report_.keepRow(row);
+          }
         }
       }
     }
   }
 
  private:
-  Row measure(size_t bytes, mixcclDataType_t type, RedOp op, mixcclRedOp_t nativeOp, Buffers& b) {
+  Row measure(mixcclComm_t comm, size_t bytes, mixcclDataType_t type, RedOp op, mixcclRedOp_t nativeOp, Buffers& b) {
     const CollectiveInfo& info = collectiveInfo(collective_);
     const DataTypeInfo& t = dataTypeInfo(type);
     const Shape shape = shapeFor(collective_, bytes, t.bytes, w_.nranks, w_.rank);
@@ -160,16 +209,16 @@ class Sweep {
     char* inPlaceRecv = b.inPlace.get() + shape.inPlaceRecvOffset * t.bytes;
     auto call = [&](const void* send, void* recv) {
       const char* failedCall = "?";
-      mixcclResult_t r = runCollective(collective_, send, recv, shape, type, nativeOp, root, comm_, &failedCall);
-      expectSuccess(r, failedCall, context, comm_);
+      mixcclResult_t r = runCollective(collective_, send, recv, shape, type, nativeOp, root, comm, &failedCall);
+      expectSuccess(r, failedCall, context, comm);
     };
 
     // Timing runs on valid inputs (so reductions do ordinary arithmetic), filled once.
     const InputPattern timingInputs(collective_, op, type, w_.nranks, /*seed=*/0);
     b.fill(b.send.get(), shape.sendCount, type, timingInputs, w_.rank);
     b.fill(inPlaceSend, shape.sendCount, type, timingInputs, w_.rank);
-    row.outOfPlace = timed([&] { call(b.send.get(), b.recv.get()); }, row.bytes);
-    row.inPlace = timed([&] { call(inPlaceSend, inPlaceRecv); }, row.bytes);
+    row.outOfPlace = timed([&] { call(b.send.get(), b.recv.get()); }, row.bytes, comm);
+    row.inPlace = timed([&] { call(inPlaceSend, inPlaceRecv); }, row.bytes, comm);
 
     if (o_.check) {
       // One more call on fresh inputs (another seed) over outputs marked "unwritten", then every element.
@@ -178,19 +227,19 @@ class Sweep {
       b.fill(b.send.get(), shape.sendCount, type, checkInputs, w_.rank);
       b.sentinel(b.recv.get(), shape.recvCount, type);
       call(b.send.get(), b.recv.get());
-      row.outOfPlace.wrong = static_cast<int64_t>(sumOverRanks(b.wrong(b.recv.get(), setup, checkInputs, type), comm_));
+      row.outOfPlace.wrong = static_cast<int64_t>(sumOverRanks(b.wrong(b.recv.get(), setup, checkInputs, type), comm));
 
       b.sentinel(b.inPlace.get(), std::max(shape.sendCount, shape.recvCount), type);
       b.fill(inPlaceSend, shape.sendCount, type, checkInputs, w_.rank);
       call(inPlaceSend, inPlaceRecv);
-      row.inPlace.wrong = static_cast<int64_t>(sumOverRanks(b.wrong(inPlaceRecv, setup, checkInputs, type), comm_));
+      row.inPlace.wrong = static_cast<int64_t>(sumOverRanks(b.wrong(inPlaceRecv, setup, checkInputs, type), comm));
     }
     return row;
   }
 
-  Measurement timed(const std::function<void()>& call, size_t bytes) {
+  Measurement timed(const std::function<void()>& call, size_t bytes, mixcclComm_t comm) {
     Measurement m;
-    m.timeUs = timeCalls(o_.warmupIters, o_.iters, call, comm_);
+    m.timeUs = timeCalls(o_.warmupIters, o_.iters, call, comm);
     m.algBw = m.timeUs > 0 ? static_cast<double>(bytes) / m.timeUs / 1e3 : 0;  // bytes/us/1e3 = GB/s
     m.busBw = m.algBw * busBandwidthFactor(collective_, w_.nranks);
     return m;

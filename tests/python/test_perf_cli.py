@@ -3,6 +3,7 @@ library works. The build directory comes from MIXCCL_BUILD_DIR (default: build/ 
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -43,11 +44,13 @@ def parse_rows(stdout):
         if not line.strip() or line.startswith("#"):
             continue
         f = line.split()
-        assert len(f) == 13, f"a table row has 13 columns, this one {len(f)}: {line!r}"
+        # 13 columns as nccl-tests prints them; with --algos a 14th names the algorithm.
+        assert len(f) in (13, 14), f"a table row has 13 or 14 columns, this one {len(f)}: {line!r}"
         rows.append({
             "size": int(f[0]), "count": int(f[1]), "type": f[2], "redop": f[3], "root": int(f[4]),
             "oop": {"time": float(f[5]), "algbw": float(f[6]), "busbw": float(f[7]), "wrong": f[8]},
             "ip": {"time": float(f[9]), "algbw": float(f[10]), "busbw": float(f[11]), "wrong": f[12]},
+            "algorithm": f[13] if len(f) == 14 else None,
         })
     return rows
 
@@ -152,7 +155,36 @@ def test_increment_sweep():
     assert "step: 1024(bytes)" in result.stdout
 
 
+def test_algos_are_timed_in_turn_and_each_runs_its_algorithm(tmp_path):
+    """--algos: one communicator per algorithm, every size measured with each in turn, all checked."""
+    out = tmp_path / "algos.json"
+    env_debug = dict(os.environ, MIXCCL_DEBUG="INFO", MIXCCL_TIMEOUT="60")
+    algos = ["ring", "rabenseifner", "tree", "auto"]
+    result = subprocess.run([str(PERF), "all_reduce", "-np", "3", "-b", "8", "-e", "1M", "-f", "32", "-n", "2",
+                             "-c", "1", "--algos", ",".join(algos), "--json", str(out)],
+                            capture_output=True, text=True, timeout=300, env=env_debug)
+    assert_ok(result)
+    rows = parse_rows(result.stdout)
+    sizes = [8, 256, 8192, 262144]
+    assert [(r["size"], r["algorithm"]) for r in rows] == [(s, a) for s in sizes for a in algos]
+    assert_no_wrong(rows)
+    doc = json.loads(out.read_text())
+    assert [r["algorithm"] for r in doc["rows"]] == [a for _ in sizes for a in algos]
+    assert doc["parameters"]["algos"] == algos
+    # Each forced communicator logs its choice with the forced algorithm (the tuner's INFO line).
+    for a in ("ring", "rabenseifner", "tree"):
+        assert re.search(rf"AllReduce .*\b{a}\b.*forced", result.stderr), result.stderr[-4000:]
+
+
+def test_algos_with_an_unknown_algorithm_fail_naming_it():
+    result = run_perf("all_reduce", "-np", 2, "-b", "8", "-e", "8", "--algos", "ring,warp", timeout=120)
+    assert result.returncode != 0
+    assert "'warp'" in result.stderr and "config.algorithms" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("args, message", [
+    (["all_reduce", "--algos", "ring,,tree"], "has an empty entry"),
+    (["all_reduce", "--algos", "allreduce:ring"], "bare algorithm names"),
     (["all_shuffle"], "unknown collective"),
     (["all_reduce", "-d", "nonsense"], "unknown data type"),
     (["all_reduce", "-o", "xor"], "unknown reduction"),

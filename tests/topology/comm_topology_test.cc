@@ -168,6 +168,14 @@ TEST(CommTopology, ConfigAlgorithmsReplaceMixcclAlgoForOneCommunicator) {
     MP_CHECK(why.find("config.algorithms") != std::string::npos && why.find("'nosuch2'") != std::string::npos,
              "error was: %s", why.c_str());
     MP_CHECK_OK(mixcclCommDestroy(refused), nullptr);
+
+    mixcclConfig_t tuned = MIXCCL_CONFIG_INITIALIZER;  // "auto": the tuner's pick, MIXCCL_ALGO undone
+    tuned.algorithms = "allreduce:auto";
+    mixcclComm_t autoComm = nullptr;
+    MP_CHECK_OK(mixcclCommSplit(comm, 0, rank, &autoComm, &tuned), comm);
+    MP_CHECK_OK(mixcclAllReduce(x.data(), x.data(), x.size(), mixcclFloat32, mixcclSum, autoComm, nullptr), autoComm);
+    for (float v : x) MP_CHECK(v == 12.0f, "auto all-reduce gave %g, not 12", static_cast<double>(v));
+    MP_CHECK_OK(mixcclCommDestroy(autoComm), nullptr);
     MP_CHECK_OK(mixcclCommDestroy(inherits), nullptr);
     MP_CHECK_OK(mixcclCommDestroy(comm), nullptr);
   });
