@@ -4,9 +4,9 @@
 #
 # "Half speed" is measured, not assumed: mixccl-topo's calibration times the cpu device's float-sum
 # reduction (what the tuner's island weights come from), and MIXCCL_EMU_GBPS is set to half of it
-# unless given. Each size runs the tuner's choice, MIXCCL_ALGO=allreduce:hier (weighted as the tuner
-# weights it) and MIXCCL_ALGO=allreduce:ring in turn, REPEAT times, and keeps each one's best (other
-# load on a shared machine only slows a run down). Prints speed-ups over the ring.
+# unless given. Each size runs the tuner's choice, forced hier (weighted as the tuner weights it) and
+# forced ring in turn inside one process, REPEAT processes, and keeps each one's best (other load on a
+# shared machine only slows a run down). Prints speed-ups over the ring.
 #
 # Usage: bench/topo/bench_weighted_hier.sh [BUILD_DIR=build] [RANKS=2] [EMU_GBPS=auto] [REPEAT=3]
 set -euo pipefail
@@ -24,25 +24,26 @@ fi
 export MIXCCL_EMU_GBPS="$gbps"
 echo "# $(date -u +%FT%TZ) ${ranks} ranks (--devices cpu,emu), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-perf() {  # perf ENV... : "bytes time_us" lines, out of place
-  env "$@" timeout 600 "$build/bin/mixccl-perf" all_reduce -np "$ranks" --devices cpu,emu -b 8M -e 32M -f 2 \
-    -n 5 -w 2 -c 0 2>&1 | awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ && NF >= 8 { print $1, $6 }'
+# One mixccl-perf run times the tuner's pick, forced hier (weighted as the tuner weights it) and forced
+# ring in turn at every size (--algos: a communicator each), so a noisy spell hits all three alike.
+perf() {  # "algorithm bytes time_us" lines, out of place
+  timeout 600 "$build/bin/mixccl-perf" all_reduce -np "$ranks" --devices cpu,emu -b 8M -e 32M -f 2 \
+    -n 5 -w 2 -c 0 --algos auto,hier,ring 2>&1 | awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ && NF == 14 { print $14, $1, $6 }'
 }
 
 declare -A tuned ring hier
-keep_best() {  # keep_best ARRAY_NAME ENV... : runs perf, keeps the least time per size
-  local -n best=$1
-  shift
-  while read -r size us; do
+keep_best() {  # reads "algorithm bytes us" lines, keeps the least time per algorithm and size
+  local algo size us
+  while read -r algo size us; do
+    local -n best=$([ "$algo" = auto ] && echo tuned || echo "$algo")
     if [ -z "${best[$size]:-}" ] || /usr/bin/python3 -c "import sys; sys.exit(0 if $us < ${best[$size]} else 1)"; then
       best[$size]=$us
     fi
-  done < <(perf "$@")
+    unset -n best
+  done
 }
 for ((i = 0; i < repeat; i++)); do
-  keep_best tuned MIXCCL_DEBUG=WARN
-  keep_best ring MIXCCL_ALGO=allreduce:ring
-  keep_best hier MIXCCL_ALGO=allreduce:hier
+  keep_best < <(perf)
 done
 # What the tuner picked, with the island weights and why.
 MIXCCL_DEBUG=INFO "$build/bin/mixccl-perf" all_reduce -np "$ranks" --devices cpu,emu -b 16M -e 16M -n 1 -w 0 -c 0 2>&1 |
