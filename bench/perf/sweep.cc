@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <new>
@@ -145,14 +146,20 @@ class Variants {
       config.algorithms = spec.c_str();
       config.commName = "mixccl-perf";
       mixcclComm_t child = nullptr;
-      expectSuccess(mixcclCommSplit(comm, 0, w.rank, &child, &config), "mixcclCommSplit",
-                    "one communicator forcing " + spec + " (--algos)", comm);
+      mixcclResult_t r = mixcclCommSplit(comm, 0, w.rank, &child, &config);
+      if (r != mixcclSuccess) {
+        for (Variant& v : list_) mixcclCommAbort(v.comm);  // no destructor runs for a half-built object
+        throw CallFailed("mixcclCommSplit", "one communicator forcing " + spec + " (--algos)", r, comm);
+      }
       list_.push_back({name, child, true});
     }
   }
+  // Left by an error (a failed call throws): abort, as runRank does with the parent, since peers may
+  // be stuck in a call this rank will not make.
   ~Variants() {
+    const bool failing = std::uncaught_exceptions() > 0;
     for (Variant& v : list_)
-      if (v.owned) mixcclCommDestroy(v.comm);
+      if (v.owned) failing ? mixcclCommAbort(v.comm) : mixcclCommDestroy(v.comm);
   }
   Variants(const Variants&) = delete;
   Variants& operator=(const Variants&) = delete;
