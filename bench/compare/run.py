@@ -125,10 +125,15 @@ class Systems:
             run(cmd, env=env)
             with open(path) as f:
                 doc = json.load(f)
+            seen = {}  # (size, name) -> rows so far: a name listed twice is kept as name, name#2
             for row in doc["rows"]:
                 m = row["out_of_place"]
-                per = out.setdefault(row.get("algorithm") if algos else None, {})
-                per[int(row["size_bytes"])] = (float(m["time_us"]), float(m["busbw_gbps"]))
+                size = int(row["size_bytes"])
+                name = row.get("algorithm") if algos else None
+                if name is not None:
+                    k = seen[(size, name)] = seen.get((size, name), 0) + 1
+                    name = name if k == 1 else f"{name}#{k}"
+                out.setdefault(name, {})[size] = (float(m["time_us"]), float(m["busbw_gbps"]))
         return out
 
     def openmpi(self, nranks):
@@ -250,34 +255,46 @@ def main():
             for rep in range(args.repeat):
                 # One process times the tuner ('auto') and every algorithm in turn at each size, each on
                 # its own communicator (mixccl-perf --algos), so a noisy spell or a slow memory mode hits
-                # them alike.
+                # them alike. The tuner runs twice, first and last: how far its two communicators' best
+                # times differ is the resolution of this machine at that size (the noise column).
                 try:
-                    got = systems.mixccl_algorithms(n, ["auto"] + algos, factor=8)
+                    got = systems.mixccl_algorithms(n, ["auto"] + algos + ["auto"], factor=8)
                 except RuntimeError as e:
                     print(f"compare: the sweep failed: {e}")
                     continue
                 for name, times in got.items():
-                    per.setdefault("tuner" if name == "auto" else name, []).append(times)
+                    key = {"auto": "tuner", "auto#2": "tuner twin"}.get(name, name)
+                    per.setdefault(key, []).append(times)
             per = {k: best_of(v) for k, v in per.items()}
             doc["sweep"][str(n)] = {k: {str(s): t for s, (t, _) in v.items()} for k, v in per.items()}
             names = ["tuner"] + [a for a in algos if a in per]
-            print(f"{'size':>10} " + " ".join(f"{a:>12}" for a in names) + "   tuner/best")
+            twin = per.get("tuner twin", {})
+            print(f"{'size':>10} " + " ".join(f"{a:>12}" for a in names) + "   tuner/best   noise")
             for size in sorted(per.get("tuner", {})):
                 times = {a: per[a][size][0] for a in names if size in per[a]}
                 best_forced = min(t for a, t in times.items() if a != "tuner") if len(times) > 1 else None
                 ratio = times["tuner"] / best_forced if best_forced else None
+                # The same choice on two communicators: max/min - 1 of their best times.
+                noise = None
+                if size in twin and times["tuner"] > 0 and twin[size][0] > 0:
+                    noise = max(times["tuner"], twin[size][0]) / min(times["tuner"], twin[size][0]) - 1
                 print(f"{size_text(size):>10} " + " ".join(f"{times.get(a, float('nan')):12.2f}" for a in names) +
-                      f"   {fmt_ratio(ratio)}")
+                      f"   {fmt_ratio(ratio):>10}   {'-' if noise is None else f'{100 * noise:4.0f} %'}")
                 if ratio is not None:
                     doc["targets"].append({"ranks": n, "size": size, "target": "tuner within 10% of best forced",
-                                           "value": ratio, "met": ratio <= 1.10})
+                                           "value": ratio, "met": ratio <= 1.10, "noise": noise})
 
     met = sum(1 for t in doc["targets"] if t["met"])
     print(f"\n## targets: {met} of {len(doc['targets'])} met")
     for t in doc["targets"]:
         if not t["met"]:
             v = "-" if t["value"] is None else f"{t['value']:.2f}"
-            print(f"  MISSED: {t['ranks']} ranks, {size_text(t['size'])}: {t['target']} (value {v})")
+            # A tuner miss smaller than the gap between the tuner's own twin communicators is not
+            # resolved by this run: said, not hidden (it still counts as missed).
+            why = ""
+            if t.get("noise") is not None and t["value"] is not None and t["value"] - 1 <= t["noise"]:
+                why = f"; inside this run's noise: the tuner's twin communicators differed by {100 * t['noise']:.0f} %"
+            print(f"  MISSED: {t['ranks']} ranks, {size_text(t['size'])}: {t['target']} (value {v}{why})")
     doc["machine"]["load_average_at_end"] = os.getloadavg()
     doc["seconds"] = time.time() - started
     json_path = os.path.join(args.out, "compare.json")
