@@ -499,6 +499,7 @@ Status buildCommTopology(mixcclComm* comm) {
   }
   comm->tuner = std::make_shared<Tuner>(std::move(t), comm->rank, comm->name);
   if (!comm->algorithms.empty()) comm->tuner->forceAlgorithms(comm->algorithms, "config.algorithms");
+  if (auto w = env::get("ISLAND_WEIGHTS")) MIXCCL_CHECK(comm->tuner->setIslandWeights(*w, "MIXCCL_ISLAND_WEIGHTS"));
   return Status::ok();
 }
 

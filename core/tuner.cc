@@ -4,6 +4,7 @@
 #include <bit>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 #include <string>
 #include <string_view>
@@ -67,6 +68,42 @@ Status Tuner::forcedFor(Collective c, const Algorithm** out) const {
       return Status::ok();
     }
   }
+  return Status::ok();
+}
+
+Status Tuner::setIslandWeights(const std::string& spec, const std::string& source) {
+  const size_t m = islands_.empty() ? 0 : static_cast<size_t>(*std::max_element(islands_.begin(), islands_.end())) + 1;
+  std::vector<double> w;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t end = spec.find(',', pos);
+    if (end == std::string::npos) end = spec.size();
+    const std::string item = spec.substr(pos, end - pos);
+    pos = end + 1;
+    char* stop = nullptr;
+    const double x = std::strtod(item.c_str(), &stop);
+    if (item.empty() || stop == item.c_str() || *stop != '\0' || !(x > 0) || !std::isfinite(x)) {
+      return errorStatus(mixcclInvalidArgument, "%s='%s': '%s' is not a positive number (give one weight per island, "
+                         "comma-separated, e.g. 4,1)", source.c_str(), spec.c_str(), item.c_str());
+    }
+    w.push_back(x);
+  }
+  // A variable set for the job also reaches its sub-communicators, which may have other islands:
+  // those keep the model's weights (one island has none), and say so.
+  if (w.size() != m) {
+    if (m > 1) {
+      MIXCCL_WARN("%s rank %d: %s='%s' gives %zu weight(s), but this communicator has %zu islands (ranks of one "
+                  "device kind on one host, numbered in the order of their first rank: mixccl-topo lists them); "
+                  "keeping the model's weights", name_.c_str(), rank_, source.c_str(), spec.c_str(), w.size(), m);
+    }
+    return Status::ok();
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  weights_ = m > 1 ? w : std::vector<double>{};
+  weightsWhy_ = "set by " + source;
+  decisions_.clear();
+  schedules_.clear();  // hierarchical schedules are cut by the weights
+  MIXCCL_INFO("%s rank %d: hierarchical island weights %s (%s)", name_.c_str(), rank_, spec.c_str(), weightsWhy_.c_str());
   return Status::ok();
 }
 

@@ -65,6 +65,12 @@ class Tuner {
   // The shm fast path (core/shm_fastpath.h) runs "oneshot" all-reduce up to maxBytes per rank: cost
   // it at those sizes with the fast path's prediction instead of the engine's. Called once at init.
   void enableOneShotFastPath(size_t maxBytes);
+  // Replaces the island weights the model chose with `spec`: one positive number per island, in
+  // island order (islands are numbered as their first rank), comma-separated, e.g. "4,1". A spec with
+  // another count leaves the weights as they are (a WARN says so where there are several islands); a
+  // value that is not a positive number is an error. `source` names where it came from in errors and
+  // logs ("MIXCCL_ISLAND_WEIGHTS").
+  Status setIslandWeights(const std::string& spec, const std::string& source);
   // Replaces the algorithms forced by MIXCCL_ALGO (read at construction) with `spec`, in the same
   // syntax; `source` names where it came from in errors and logs ("config.algorithms").
   void forceAlgorithms(const std::string& spec, std::string source);

@@ -242,5 +242,50 @@ TEST(Tuner, IslandsOfDifferentSpeedsGetWeights) {
   EXPECT_LT((*tuner.islandWeights())[0], (*tuner.islandWeights())[1]);
 }
 
+// MIXCCL_ISLAND_WEIGHTS replaces the model's weights: one positive number per island, else an error
+// naming what was wrong (and the weights stay as they were).
+TEST(Tuner, IslandWeightsCanBeSetAndBadOnesAreRefused) {
+  Topology t = fourRanks();
+  t.ranks[2].deviceKind = t.ranks[3].deviceKind = "cuda";
+  t.deviceRates.push_back({"cuda", 500.0, 400.0, "test"});
+  Tuner tuner(t, 0, "test");
+  const std::vector<double> chosen = *tuner.islandWeights();
+  for (const char* bad : {"4,x", "4,-1", "4,0", "4,", "nan,1", "inf,1"}) {
+    Status st = tuner.setIslandWeights(bad, "MIXCCL_ISLAND_WEIGHTS");
+    EXPECT_EQ(st.code(), mixcclInvalidArgument) << bad;
+    EXPECT_NE(st.message().find("MIXCCL_ISLAND_WEIGHTS"), std::string::npos) << st.message();
+    EXPECT_EQ(*tuner.islandWeights(), chosen) << bad;
+  }
+  // Another island count (a sub-communicator of the job the variable was set for): not applied.
+  for (const char* other : {"4", "4,1,1"}) {
+    EXPECT_TRUE(tuner.setIslandWeights(other, "MIXCCL_ISLAND_WEIGHTS").isOk()) << other;
+    EXPECT_EQ(*tuner.islandWeights(), chosen) << other;
+  }
+  ASSERT_TRUE(tuner.setIslandWeights("4,1.5", "MIXCCL_ISLAND_WEIGHTS").isOk());
+  EXPECT_EQ(*tuner.islandWeights(), (std::vector<double>{4, 1.5}));
+  EXPECT_EQ(tuner.islandWeightsWhy(), "set by MIXCCL_ISLAND_WEIGHTS");
+
+  // The hierarchical schedule is cut by the weights it was built with: 4:1.5 gives island 0's
+  // holder (rank 0) the larger share of the cross-island reduction than equal weights do.
+  CollectiveArgs args;
+  args.collective = Collective::AllReduce;
+  args.nranks = 4;
+  args.rank = 0;
+  args.count = 1 << 16;
+  args.chunkCount = args.count;
+  const Algorithm* hier = findAlgorithm(Collective::AllReduce, "hier");
+  ASSERT_NE(hier, nullptr);
+  auto reducedBy = [&](Tuner& tu) {
+    size_t n = 0;
+    for (const Round& r : tu.schedule(hier, args)->rounds)
+      for (const Step& s : r.steps)
+        if (s.kind == StepKind::Reduce) n += s.dst.count;
+    return n;
+  };
+  const size_t weighted = reducedBy(tuner);
+  ASSERT_TRUE(tuner.setIslandWeights("1,1", "test").isOk());
+  EXPECT_GT(weighted, reducedBy(tuner));
+}
+
 }  // namespace
 }  // namespace mixccl
