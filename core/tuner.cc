@@ -72,7 +72,7 @@ Status Tuner::forcedFor(Collective c, const Algorithm** out) const {
 }
 
 Status Tuner::setIslandWeights(const std::string& spec, const std::string& source) {
-  const size_t m = islands_.empty() ? 0 : static_cast<size_t>(*std::max_element(islands_.begin(), islands_.end())) + 1;
+  const size_t m = islandCount(islands_);
   std::vector<double> w;
   size_t pos = 0;
   while (pos <= spec.size()) {
@@ -133,7 +133,7 @@ size_t totalBytes(Collective c, size_t count, size_t es, int nranks) {
 
 std::vector<double> chooseIslandWeights(const CostModel& model, const std::vector<int>& islands, std::string* why) {
   const Topology& t = model.topology();
-  const size_t m = islands.empty() ? 0 : static_cast<size_t>(*std::max_element(islands.begin(), islands.end())) + 1;
+  const size_t m = islandCount(islands);
   *why = "equal";
   if (m < 2) return {};
   // Each island's measured speeds: its device's reduce rate and its host's own network rate.

@@ -76,6 +76,10 @@ std::vector<int> Topology::islands() const {
   return out;
 }
 
+size_t islandCount(const std::vector<int>& islands) {
+  return islands.empty() ? 0 : static_cast<size_t>(*std::max_element(islands.begin(), islands.end())) + 1;
+}
+
 std::string Topology::validate() const {
   if (ranks.empty()) return "the topology has no ranks";
   if (hosts.empty()) return "the topology has no hosts";
@@ -131,9 +135,7 @@ std::string describeTopology(const Topology& t) {
     }
     s += format("  ranks: %s\n", rankList.empty() ? "-" : rankList.c_str());
   }
-  std::vector<int> isl = t.islands();
-  int nIslands = isl.empty() ? 0 : *std::max_element(isl.begin(), isl.end()) + 1;
-  s += format("islands (same host, same device kind): %d\n", nIslands);
+  s += format("islands (same host, same device kind): %zu\n", islandCount(t.islands()));
   for (const auto& d : t.deviceRates)
     s += format("device %s: copy %.2f GB/s, reduce %.2f GB/s (%s)\n", d.kind.c_str(), d.copyGBps, d.reduceGBps,
                 d.source.c_str());

@@ -8,6 +8,7 @@
 // cost. Classes are data: a new transport needs a new name, not new code.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -103,6 +104,9 @@ struct Topology {
   // Is the description complete and consistent? "" or a sentence saying what is wrong.
   std::string validate() const;
 };
+
+// How many islands a Topology::islands() vector names (its largest index + 1; 0 when empty).
+size_t islandCount(const std::vector<int>& islands);
 
 // A human-readable description (hosts, NUMA, cores, caches, NICs, ranks, link classes).
 std::string describeTopology(const Topology& t);

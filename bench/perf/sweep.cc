@@ -124,16 +124,15 @@ struct Buffers {
 // algorithm, each forcing its algorithm through config.algorithms, so that the algorithms are timed in
 // turn inside one process (alternating at every size: a noisy spell hits them alike).
 struct Variant {
-  std::string algorithm;  // empty without --algos
+  std::string algorithm;  // empty without --algos (then comm is the caller's, not ours to destroy)
   mixcclComm_t comm = nullptr;
-  bool owned = false;
 };
 
 class Variants {
  public:
   Variants(const Options& o, const World& w, mixcclComm_t comm) {
     if (o.algos.empty()) {
-      list_.push_back({"", comm, false});
+      list_.push_back({"", comm});
       return;
     }
     // "all_reduce" -> "allreduce", the collective's name in config.algorithms' syntax.
@@ -151,7 +150,7 @@ class Variants {
         for (Variant& v : list_) mixcclCommAbort(v.comm);  // no destructor runs for a half-built object
         throw CallFailed("mixcclCommSplit", "one communicator forcing " + spec + " (--algos)", r, comm);
       }
-      list_.push_back({name, child, true});
+      list_.push_back({name, child});
     }
   }
   // Left by an error (a failed call throws): abort, as runRank does with the parent, since peers may
@@ -159,7 +158,7 @@ class Variants {
   ~Variants() {
     const bool failing = std::uncaught_exceptions() > 0;
     for (Variant& v : list_)
-      if (v.owned) failing ? mixcclCommAbort(v.comm) : mixcclCommDestroy(v.comm);
+      if (!v.algorithm.empty()) failing ? mixcclCommAbort(v.comm) : mixcclCommDestroy(v.comm);
   }
   Variants(const Variants&) = delete;
   Variants& operator=(const Variants&) = delete;
