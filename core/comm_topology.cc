@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -51,6 +52,8 @@ struct Measurement {
   double betaGBps[kMaxClasses];
   double copyGBps;
   double reduceGBps;
+  double bulkCopyGBps;    // the same with operands far beyond the caches
+  double bulkReduceGBps;
   double ringRoundUs;   // one round of a ring shift of kStepBytes among this host's ranks, all active at once
   double smallRoundUs;  // the same with kWaitBytes messages
   double netGBps;      // host leaders: the best rate of its exchanges with neighbouring hosts
@@ -158,7 +161,7 @@ Status pingPong(mixcclComm* comm, int peer, bool first, size_t bytes, int iters,
 }
 
 constexpr size_t kLargeBytes = 1 << 20;
-constexpr size_t kRateBytes = 1 << 20;
+constexpr size_t kRateBytes = kCachedRateBytes;
 
 // Measures the link classes this rank is the designated pair for (the lowest pair of each class).
 Status measureLinks(mixcclComm* comm, const Topology& t, void* buf, Measurement* m) {
@@ -306,31 +309,58 @@ Status measureHostNetwork(mixcclComm* comm, const Topology& t, void* buf, Measur
   return Status::ok();
 }
 
-// Copy and float-sum reduce rates of this rank's device (only the first rank of each island runs
-// it, so ranks sharing cores do not slow each other's measurement).
-Status measureDevice(mixcclComm* comm, void* buf, Measurement* m) {
-  Device* dev = comm->device.get();
-  char* base = static_cast<char*>(buf);
-  const size_t count = kRateBytes / sizeof(float);
-  // Each operation timed alone and the fastest kept: on a shared machine a preemption only ever
-  // makes one slower, and one preempted run in an average made an emu island look 20x slower than
-  // its throttle, which would then skew the island weights the same way.
+// The best of `tries` timings of a copy and of a float-sum reduce of `bytes` on `dev`, with the three
+// operands at buf (3 * bytes), as rates in GB/s. Each operation is timed alone and the fastest kept:
+// on a shared machine a preemption only ever makes one slower, and one preempted run in an average
+// made an emu island look 20x slower than its throttle, which would then skew the island weights.
+Status timeDeviceRates(Device* dev, char* base, size_t bytes, int tries, double* copyGBps, double* reduceGBps) {
+  const size_t count = bytes / sizeof(float);
   double copyUs = 1e30, reduceUs = 1e30;
-  MIXCCL_CHECK(dev->copy(base, base + kRateBytes, kRateBytes));  // touch the pages
-  for (int i = 0; i < 5; ++i) {
+  MIXCCL_CHECK(dev->copy(base + 2 * bytes, base, bytes));  // touch the pages
+  for (int i = 0; i < tries; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    MIXCCL_CHECK(dev->copy(base, base + kRateBytes, kRateBytes));
+    MIXCCL_CHECK(dev->copy(base, base + bytes, bytes));
     copyUs = std::min(copyUs, secondsSince(t0) * 1e6);
   }
-  MIXCCL_CHECK(dev->reduce(base, base + kRateBytes, base + 2 * kRateBytes, count, mixcclFloat32, ReduceOp::Sum));
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < tries; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    MIXCCL_CHECK(dev->reduce(base, base + kRateBytes, base + 2 * kRateBytes, count, mixcclFloat32, ReduceOp::Sum));
+    MIXCCL_CHECK(dev->reduce(base, base + bytes, base + 2 * bytes, count, mixcclFloat32, ReduceOp::Sum));
     reduceUs = std::min(reduceUs, secondsSince(t0) * 1e6);
   }
-  m->copyGBps = static_cast<double>(kRateBytes) / std::max(copyUs, 1e-3) * 1e-3;
-  m->reduceGBps = static_cast<double>(kRateBytes) / std::max(reduceUs, 1e-3) * 1e-3;
+  *copyGBps = static_cast<double>(bytes) / std::max(copyUs, 1e-3) * 1e-3;
+  *reduceGBps = static_cast<double>(bytes) / std::max(reduceUs, 1e-3) * 1e-3;
   return Status::ok();
+}
+
+// Copy and float-sum reduce rates of this rank's device with operands in the caches (buf). Only the
+// first rank of each island runs it, so ranks sharing cores do not slow each other's measurement.
+Status measureDevice(mixcclComm* comm, void* buf, Measurement* m) {
+  return timeDeviceRates(comm->device.get(), static_cast<char*>(buf), kRateBytes, 5, &m->copyGBps, &m->reduceGBps);
+}
+
+// The same rates with operands far beyond the caches, in a buffer of their own (the first rank of
+// each island again). It runs last: faulting in and freeing 24 MiB disturbed the host ring shift
+// run after it (its step cost measured 30 us to 1.1 ms instead of 14 to 120 us, 4 ranks on 2 cores).
+// MIXCCL_CALIBRATE_BULK=0 skips it (about 25 ms of init on a CPU): large collectives are then priced
+// at the cached rates.
+Status measureDeviceBulk(mixcclComm* comm, Measurement* m) {
+  if (env::getInt("CALIBRATE_BULK", 1) == 0) return Status::ok();
+  Device* dev = comm->device.get();
+  void* bulk = nullptr;
+  MIXCCL_CHECK(dev->allocate(3 * kBulkRateBytes, &bulk).withContext("bulk calibration buffer: "));
+  // The two source operands filled with zeros (no denormals to slow the reduce), from calloc's
+  // memory: fresh pages that all read as the one zero page, so filling costs one pass, not two.
+  Status st = Status::ok();
+  if (void* zeros = std::calloc(1, kBulkRateBytes)) {
+    for (size_t i = 0; i < 2 && st.isOk(); ++i)
+      st = dev->copy(static_cast<char*>(bulk) + i * kBulkRateBytes, zeros, kBulkRateBytes);
+    std::free(zeros);
+  } else {
+    st = errorStatus(mixcclSystemError, "out of host memory for the bulk calibration's %zu B of zeros", kBulkRateBytes);
+  }
+  if (st.isOk()) st = timeDeviceRates(dev, static_cast<char*>(bulk), kBulkRateBytes, 2, &m->bulkCopyGBps, &m->bulkReduceGBps);
+  dev->release(bulk);
+  return st;
 }
 
 // Combines every rank's measurements into the topology (the same on every rank: all see the same
@@ -347,15 +377,24 @@ void applyMeasurements(const std::vector<Measurement>& all, Topology* t) {
     t->linkClasses[c].source = "measured";
   }
   for (auto& d : t->deviceRates) {
-    double copy = 0, reduce = 0;
-    int got = 0;
-    for (size_t r = 0; r < all.size(); ++r)
-      if (t->ranks[r].deviceKind == d.kind && std::isfinite(all[r].copyGBps))
-        copy += all[r].copyGBps, reduce += all[r].reduceGBps, ++got;
+    double copy = 0, reduce = 0, bulkCopy = 0, bulkReduce = 0;
+    int got = 0, bulkGot = 0;
+    for (size_t r = 0; r < all.size(); ++r) {
+      if (t->ranks[r].deviceKind != d.kind) continue;
+      if (std::isfinite(all[r].copyGBps)) copy += all[r].copyGBps, reduce += all[r].reduceGBps, ++got;
+      if (std::isfinite(all[r].bulkCopyGBps))
+        bulkCopy += all[r].bulkCopyGBps, bulkReduce += all[r].bulkReduceGBps, ++bulkGot;
+    }
     if (got == 0) continue;
     d.copyGBps = copy / got;
     d.reduceGBps = reduce / got;
     d.source = "measured";
+    // Beyond the caches an operation is never faster than in them: a bulk rate above the cached one
+    // is a preempted cached measurement, and the cached rate is the better figure for both.
+    if (bulkGot > 0) {
+      d.bulkCopyGBps = std::min(d.copyGBps, bulkCopy / bulkGot);
+      d.bulkReduceGBps = std::min(d.reduceGBps, bulkReduce / bulkGot);
+    }
   }
   // Per host: the median measured ring-shift round beyond the model's price of the same schedule
   // (link and device rates above), one waited message per round. First the tiny ring, priced
@@ -456,7 +495,8 @@ Status buildCommTopology(mixcclComm* comm) {
     Measurement mine;
     std::fill(std::begin(mine.alphaUs), std::end(mine.alphaUs), NAN);
     std::fill(std::begin(mine.betaGBps), std::end(mine.betaGBps), NAN);
-    mine.copyGBps = mine.reduceGBps = mine.ringRoundUs = mine.smallRoundUs = mine.netGBps = NAN;
+    mine.copyGBps = mine.reduceGBps = mine.bulkCopyGBps = mine.bulkReduceGBps = NAN;
+    mine.ringRoundUs = mine.smallRoundUs = mine.netGBps = NAN;
     void* buf = nullptr;
     MIXCCL_CHECK(comm->device->allocate(3 * kRateBytes, &buf).withContext("calibration buffer: "));
     {
@@ -474,6 +514,7 @@ Status buildCommTopology(mixcclComm* comm) {
     if (st.isOk()) st = comm->bootstrap->barrier();
     if (st.isOk()) st = measureHostRing(comm, t, buf, &mine);
     if (st.isOk()) st = measureHostNetwork(comm, t, buf, &mine);
+    if (st.isOk() && firstOfIsland) st = measureDeviceBulk(comm, &mine);
     comm->device->release(buf);
     MIXCCL_CHECK(st.withContext("calibrating links (MIXCCL_CALIBRATE=0 skips this): "));
     std::vector<Measurement> all(nz);

@@ -141,7 +141,8 @@ std::vector<double> chooseIslandWeights(const CostModel& model, const std::vecto
   for (size_t r = 0; r < t.ranks.size(); ++r) {
     const size_t i = static_cast<size_t>(islands[r]);
     const DeviceRates* d = t.ratesOf(t.ranks[r].deviceKind);
-    device[i] = d != nullptr ? d->reduceGBps : 1.0;
+    // At the rate of a large working set (the weights are judged at 32 MiB, below).
+    device[i] = d != nullptr ? 1e-3 / d->reduceUsPerByte(32.0 * (1 << 20) * static_cast<double>(t.ranks.size())) : 1.0;
     net[i] = t.hosts[static_cast<size_t>(t.ranks[r].host)].netGBps;
   }
   auto uneven = [](const std::vector<double>& w) {

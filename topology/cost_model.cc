@@ -20,6 +20,7 @@ bool isComm(StepKind k) { return k == StepKind::Send || k == StepKind::Recv || k
 CostModel::CostModel(const Topology* topology) : topology_(topology) {
   const Topology& t = *topology_;
   ranks_.resize(t.ranks.size());
+  const std::vector<int> islands = t.islands();
   for (size_t r = 0; r < t.ranks.size(); ++r) {
     const RankInfo& info = t.ranks[r];
     const HostInfo& host = t.hosts[static_cast<size_t>(info.host)];
@@ -28,9 +29,8 @@ CostModel::CostModel(const Topology* topology) : topology_(topology) {
     int onHost = t.ranksOnHost(info.host);
     c.share = info.deviceKind == "cpu" ? std::max(1.0, static_cast<double>(onHost) / std::max(1, host.cores)) : 1.0;
     const DeviceRates* rates = t.ratesOf(info.deviceKind);
-    DeviceRates d = rates != nullptr ? *rates : defaultDeviceRates(info.deviceKind);
-    c.copyUsPerByte = 1e-3 / d.copyGBps;      // 1 GB/s = 1e3 bytes per microsecond
-    c.reduceUsPerByte = 1e-3 / d.reduceGBps;
+    c.device = rates != nullptr ? *rates : defaultDeviceRates(info.deviceKind);
+    c.island = islands[r];
     c.stepUs = std::max(0.0, host.stepUs);
     c.waitUs = std::max(0.0, host.waitUs);
   }
@@ -59,6 +59,27 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
         crosses = crosses || (s.kind == StepKind::Send && s.src.count > 0 && t.ranks[static_cast<size_t>(s.peer)].host != h);
     if (crosses) ++crossing[static_cast<size_t>(h)];
   }
+  // Device costs at this operation's working set: each rank's buffers (the furthest element any step
+  // touches, per buffer), summed over the ranks of its island.
+  std::vector<double> islandBytes(n, 0.0);
+  for (size_t r = 0; r < n; ++r) {
+    std::vector<size_t> extent;
+    auto touch = [&](const Region& g) {
+      if (g.count == 0) return;
+      const size_t b = static_cast<size_t>(g.buf);
+      if (extent.size() <= b) extent.resize(b + 1, 0);
+      extent[b] = std::max(extent[b], g.offset + g.count);
+    };
+    for (const Round& round : schedules[r].rounds)
+      for (const Step& s : round.steps) touch(s.src), touch(s.src2), touch(s.dst);
+    for (size_t e : extent) islandBytes[static_cast<size_t>(ranks_[r].island)] += static_cast<double>(e * es);
+  }
+  std::vector<double> copyUsPerByte(n), reduceUsPerByte(n);
+  for (size_t r = 0; r < n; ++r) {
+    const double w = islandBytes[static_cast<size_t>(ranks_[r].island)];
+    copyUsPerByte[r] = ranks_[r].device.copyUsPerByte(w);
+    reduceUsPerByte[r] = ranks_[r].device.reduceUsPerByte(w);
+  }
   size_t finished = 0;
   for (size_t r = 0; r < n; ++r)
     if (schedules[r].rounds.empty()) ++finished;
@@ -74,14 +95,15 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
     bool progressed = false;
     for (size_t r = 0; r < n; ++r) {
       const RankCosts& rc = ranks_[r];
+      const double copyUs = copyUsPerByte[r], reduceUs = reduceUsPerByte[r];  // per byte
       while (next[r] < schedules[r].rounds.size()) {
         const Round& round = schedules[r].rounds[next[r]];
         if (!posted[r]) {
           double local = 0;
           for (const Step& s : round.steps) {
             double bytes = static_cast<double>(s.dst.count * es);
-            if (s.kind == StepKind::Copy) local += bytes * rc.copyUsPerByte;
-            if (s.kind == StepKind::Reduce) local += bytes * rc.reduceUsPerByte;
+            if (s.kind == StepKind::Copy) local += bytes * copyUs;
+            if (s.kind == StepKind::Reduce) local += bytes * reduceUs;
           }
           postAt[r] = clock[r] + local * rc.share;
           double cross = 0;
@@ -127,7 +149,7 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
           if (bytes == 0) continue;
           if (p == r) {  // a message to itself is a local copy (or reduce) at receive time
             if (s.kind != StepKind::Send)
-              busy += bytes * (s.kind == StepKind::RecvReduce ? rc.reduceUsPerByte : rc.copyUsPerByte);
+              busy += bytes * (s.kind == StepKind::RecvReduce ? reduceUs : copyUs);
             continue;
           }
           const LinkClass& link = t.link(static_cast<int>(r), static_cast<int>(p));
@@ -145,8 +167,8 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
           // which all that host's crossing traffic of the round shares.
           double flow = sent.toPeerBytes * usPerByte;
           if (s.kind == StepKind::RecvReduce) {
-            flow = std::max(flow, recvFrom[p] * rc.reduceUsPerByte);
-            busy += bytes * rc.reduceUsPerByte * 0.5;
+            flow = std::max(flow, recvFrom[p] * reduceUs);
+            busy += bytes * reduceUs * 0.5;
           }
           if (t.ranks[p].host != t.ranks[r].host) {
             flow = std::max(flow, sent.crossBytes * netUsPerByte(t.ranks[p].host, crossing));

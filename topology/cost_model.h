@@ -6,7 +6,9 @@
 // have posted it. A rank's thread does the work of its round serially: local copies and reductions
 // at the device's rates, plus its share of moving each message (half of bytes / beta per side, since
 // the calibrated beta covers sender and receiver together). Rounds of one rank run in order; rounds
-// of different ranks overlap freely and meet only through messages. Where a host has more ranks
+// of different ranks overlap freely and meet only through messages. Device rates depend on the
+// working set: every buffer extent the schedules touch, summed over the ranks of one island (one
+// host, one device kind: they share its caches), picks between the device's cached and bulk rates. Where a host has more ranks
 // than cores, work and latency there stretch by ranks / cores; every round that waits pays the
 // host's measured fixed wait once (HostInfo::waitUs: a context switch, whatever the size), and every
 // message it waits for the host's measured size-proportional cost (HostInfo::stepUs, scaled by the
@@ -45,8 +47,8 @@ class CostModel {
  private:
   struct RankCosts {
     double share = 1;          // oversubscription stretch of this rank's host
-    double copyUsPerByte = 0;  // this rank's device
-    double reduceUsPerByte = 0;
+    DeviceRates device;        // this rank's device; its per-byte costs depend on the working set
+    int island = 0;            // Topology::islands(): ranks of one island share their caches
     double stepUs = 0;         // the host's size-proportional cost per waited message (HostInfo::stepUs)
     double waitUs = 0;         // the host's fixed cost of a round that waits (HostInfo::waitUs)
   };

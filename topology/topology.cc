@@ -1,6 +1,7 @@
 #include "topology/topology.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <map>
@@ -42,6 +43,30 @@ int Topology::addLinkClass(const LinkClass& c) {
   }
   linkClasses.push_back(c);
   return static_cast<int>(linkClasses.size() - 1);
+}
+
+namespace {
+
+// us per byte at working set w, from the cached and bulk rates (GB/s; bulk 0 = unknown).
+double usPerByteAt(double cachedGBps, double bulkGBps, double w) {
+  const double cached = 1e-3 / cachedGBps;  // 1 GB/s = 1e3 bytes per microsecond
+  if (!(bulkGBps > 0)) return cached;
+  const double bulk = 1e-3 / bulkGBps;
+  const double lo = 3.0 * static_cast<double>(kCachedRateBytes), hi = 3.0 * static_cast<double>(kBulkRateBytes);
+  if (!(w > lo)) return cached;
+  if (w >= hi) return bulk;
+  const double f = std::log(w / lo) / std::log(hi / lo);
+  return cached + f * (bulk - cached);
+}
+
+}  // namespace
+
+double DeviceRates::copyUsPerByte(double workingSetBytes) const {
+  return usPerByteAt(copyGBps, bulkCopyGBps, workingSetBytes);
+}
+
+double DeviceRates::reduceUsPerByte(double workingSetBytes) const {
+  return usPerByteAt(reduceGBps, bulkReduceGBps, workingSetBytes);
 }
 
 const DeviceRates* Topology::ratesOf(const std::string& kind) const {
@@ -98,6 +123,9 @@ std::string Topology::validate() const {
   for (const auto& d : deviceRates) {
     if (!(d.copyGBps > 0) || !(d.reduceGBps > 0))
       return format("device kind '%s' needs copy_gbps > 0 and reduce_gbps > 0", d.kind.c_str());
+    if (!(d.bulkCopyGBps >= 0) || !(d.bulkReduceGBps >= 0) || (d.bulkCopyGBps > 0) != (d.bulkReduceGBps > 0))
+      return format("device kind '%s' needs bulk_copy_gbps and bulk_reduce_gbps both > 0, or both absent (has %g and "
+                    "%g)", d.kind.c_str(), d.bulkCopyGBps, d.bulkReduceGBps);
   }
   if (ranks.size() > 1) {
     if (linkOf.size() != ranks.size() * ranks.size()) return "the rank-to-rank link table has the wrong size";
@@ -136,9 +164,13 @@ std::string describeTopology(const Topology& t) {
     s += format("  ranks: %s\n", rankList.empty() ? "-" : rankList.c_str());
   }
   s += format("islands (same host, same device kind): %zu\n", islandCount(t.islands()));
-  for (const auto& d : t.deviceRates)
-    s += format("device %s: copy %.2f GB/s, reduce %.2f GB/s (%s)\n", d.kind.c_str(), d.copyGBps, d.reduceGBps,
+  for (const auto& d : t.deviceRates) {
+    s += format("device %s: copy %.2f GB/s, reduce %.2f GB/s (%s)", d.kind.c_str(), d.copyGBps, d.reduceGBps,
                 d.source.c_str());
+    if (d.bulkCopyGBps > 0 && d.bulkReduceGBps > 0)
+      s += format("; beyond the caches copy %.2f GB/s, reduce %.2f GB/s", d.bulkCopyGBps, d.bulkReduceGBps);
+    s += "\n";
+  }
   // Which classes are in use, and by how many directed pairs.
   std::map<int, int> pairs;
   size_t n = t.ranks.size();

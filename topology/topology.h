@@ -66,13 +66,30 @@ struct LinkClass {
   std::string source;      // "measured", "default", "file"
 };
 
-// How fast a device kind copies and reduces its own memory (bytes of output per second).
+// How fast a device kind copies and reduces its own memory (bytes of output per second), measured
+// twice: with operands that fit in the caches (kCachedRateBytes each) and with operands far beyond
+// them (kBulkRateBytes each). A large collective streams through memory and runs at the second;
+// priced at the first, byte-heavy algorithms looked 2-4x cheaper than they run on this project's
+// machines (memcpy of 1 MiB at 47 GB/s, of 64 MiB at 10 GB/s).
 struct DeviceRates {
   std::string kind;
   double copyGBps = 0;
   double reduceGBps = 0;   // float sum: dst = a + b, counted in bytes of dst
   std::string source;
+  double bulkCopyGBps = 0;    // 0: not known, the cached rates hold at every size
+  double bulkReduceGBps = 0;
+
+  // Microseconds per byte of output when the operation's working set (all the memory the ranks
+  // sharing this device's caches touch) is `workingSetBytes`: the cached rate up to the cached
+  // calibration's own working set, the bulk rate from the bulk calibration's, log-linear between.
+  double copyUsPerByte(double workingSetBytes) const;
+  double reduceUsPerByte(double workingSetBytes) const;
 };
+
+// Operand sizes of the two device-rate calibrations (core/comm_topology.cc). A reduce touches three
+// operands, so their working sets are three times these.
+constexpr size_t kCachedRateBytes = size_t{1} << 20;
+constexpr size_t kBulkRateBytes = size_t{8} << 20;
 
 struct Topology {
   std::vector<HostInfo> hosts;

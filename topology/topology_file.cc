@@ -134,6 +134,8 @@ void parseInto(const json& doc, Topology* t) {
     r.kind = field<std::string>(d, "devices[]", "kind", "", true);
     r.copyGBps = field<double>(d, ("devices[" + r.kind + "]").c_str(), "copy_gbps", 0, true);
     r.reduceGBps = field<double>(d, ("devices[" + r.kind + "]").c_str(), "reduce_gbps", 0, true);
+    r.bulkCopyGBps = field<double>(d, ("devices[" + r.kind + "]").c_str(), "bulk_copy_gbps", 0);
+    r.bulkReduceGBps = field<double>(d, ("devices[" + r.kind + "]").c_str(), "bulk_reduce_gbps", 0);
     r.source = field<std::string>(d, "devices[]", "source", "file");
     t->deviceRates.push_back(r);
   }
@@ -198,8 +200,12 @@ std::string topologyToJson(const Topology& t) {
     links.push_back({{"class", c.name}, {"alpha_us", c.alphaUs}, {"beta_gbps", c.betaGBps}, {"source", c.source}});
   doc["links"] = links;
   json devices = json::array();
-  for (const auto& d : t.deviceRates)
-    devices.push_back({{"kind", d.kind}, {"copy_gbps", d.copyGBps}, {"reduce_gbps", d.reduceGBps}, {"source", d.source}});
+  for (const auto& d : t.deviceRates) {
+    json j = {{"kind", d.kind}, {"copy_gbps", d.copyGBps}, {"reduce_gbps", d.reduceGBps}, {"source", d.source}};
+    if (d.bulkCopyGBps > 0) j["bulk_copy_gbps"] = d.bulkCopyGBps;
+    if (d.bulkReduceGBps > 0) j["bulk_reduce_gbps"] = d.bulkReduceGBps;
+    devices.push_back(std::move(j));
+  }
   doc["devices"] = devices;
 
   // The by-host rule with the most common class each way, and the pairs that differ from it.

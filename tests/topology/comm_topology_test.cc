@@ -60,7 +60,28 @@ TEST(CommTopology, DumpHoldsTheMeasuredTopology) {
   EXPECT_EQ(t.link(0, 1).source, "measured");
   EXPECT_GT(t.link(0, 1).betaGBps, 0);
   ASSERT_NE(t.ratesOf("cpu"), nullptr);
+  const DeviceRates& cpu = *t.ratesOf("cpu");
+  EXPECT_EQ(cpu.source, "measured");
+  // Both device calibrations ran; beyond the caches nothing is faster than in them.
+  EXPECT_GT(cpu.bulkCopyGBps, 0);
+  EXPECT_GT(cpu.bulkReduceGBps, 0);
+  EXPECT_LE(cpu.bulkCopyGBps, cpu.copyGBps);
+  EXPECT_LE(cpu.bulkReduceGBps, cpu.reduceGBps);
+  std::remove(path.c_str());
+}
+
+TEST(CommTopology, CalibrateBulkZeroSkipsTheBeyondCacheRates) {
+  std::string path = tempPath("mixccl-dump-nobulk-");
+  ScopedEnv dump("MIXCCL_TOPO_DUMP", path);
+  ScopedEnv bulk("MIXCCL_CALIBRATE_BULK", "0");
+  auto summary = runRanks(2, allReduceOnce);
+  ASSERT_TRUE(summary.ok()) << summary.describe();
+  Topology t;
+  ASSERT_TRUE(readTopologyFile(path, &t).isOk());
+  ASSERT_NE(t.ratesOf("cpu"), nullptr);
   EXPECT_EQ(t.ratesOf("cpu")->source, "measured");
+  EXPECT_EQ(t.ratesOf("cpu")->bulkCopyGBps, 0);
+  EXPECT_EQ(t.ratesOf("cpu")->bulkReduceGBps, 0);
   std::remove(path.c_str());
 }
 

@@ -105,6 +105,42 @@ TEST(CostModel, SlowerLinksAndFewerCoresCostMore) {
   EXPECT_LT(local, CostModel(&oneHost).predictUs(*ring, args, 4));
 }
 
+// A rank that copies `count` floats from its input to its output, in one round.
+Schedule copyOnly(size_t count) {
+  Step copy;
+  copy.kind = StepKind::Copy;
+  copy.src = {Buf::Input, 0, count};
+  copy.dst = {Buf::Output, 0, count};
+  Schedule s;
+  s.rounds.push_back({{copy}});
+  return s;
+}
+
+TEST(CostModel, LargeWorkingSetsRunAtTheBulkRates) {
+  // Copies at 20 GB/s in the caches and 5 GB/s beyond them.
+  auto predict = [](int hosts, int ranksPerHost, size_t count, double bulkCopy) {
+    Topology t = cluster(hosts, ranksPerHost);
+    t.deviceRates[0].bulkCopyGBps = bulkCopy;
+    t.deviceRates[0].bulkReduceGBps = bulkCopy > 0 ? 2.5 : 0;
+    CostModel model(&t);
+    return model.predictUs(std::vector<Schedule>(static_cast<size_t>(hosts * ranksPerHost), copyOnly(count)), 4);
+  };
+  const size_t small = 50000;          // 200 KB copied, 400 KB touched: in the caches
+  const size_t large = size_t{8} << 20;  // 32 MiB copied, 64 MiB touched: beyond them
+  EXPECT_NEAR(predict(1, 1, small, 5.0), 200000 / 20e3 + kRoundOverheadUs, 1e-9);
+  EXPECT_NEAR(predict(1, 1, large, 5.0), 32.0 * (1 << 20) / 5e3 + kRoundOverheadUs, 1e-6);
+  // Without bulk rates every size runs at the cached rate, as before they were measured.
+  EXPECT_NEAR(predict(1, 1, large, 0), 32.0 * (1 << 20) / 20e3 + kRoundOverheadUs, 1e-6);
+  // In between (6 MiB touched by one rank) the per-byte cost lies strictly between the two...
+  const size_t mid = size_t{3} << 18;  // 3 MiB copied
+  const double alone = predict(2, 1, mid, 5.0) - kRoundOverheadUs, perByte = alone / (3.0 * (1 << 20));
+  EXPECT_GT(perByte, 1e-3 / 20.0 * 1.01);
+  EXPECT_LT(perByte, 1e-3 / 5.0 * 0.99);
+  // ...and two ranks of one host share its caches: together they touch 12 MiB, which costs more per
+  // byte than 6 MiB on hosts of their own.
+  EXPECT_GT(predict(1, 2, mid, 5.0) - kRoundOverheadUs, alone * 1.05);
+}
+
 TEST(Decision, ConsidersEveryRegisteredAlgorithmAndPicksTheCheapest) {
   Topology t = cluster(2, 3);
   CostModel model(&t);

@@ -71,6 +71,23 @@ TEST(TopologyFile, RoundTripsThroughJson) {
   EXPECT_EQ(back.hosts[0].id, t.hosts[0].id);
 }
 
+TEST(TopologyFile, RoundTripsBulkDeviceRates) {
+  Topology t;
+  ASSERT_TRUE(parseTopologyJson(kTwoHosts, &t).isOk());
+  ASSERT_FALSE(t.deviceRates.empty());
+  t.deviceRates[0].bulkCopyGBps = 9.5;
+  t.deviceRates[0].bulkReduceGBps = 7.25;
+  std::string text = topologyToJson(t);
+  EXPECT_NE(text.find("\"bulk_copy_gbps\""), std::string::npos) << text;
+  Topology back;
+  Status st = parseTopologyJson(text, &back);
+  ASSERT_TRUE(st.isOk()) << st.message() << "\n" << text;
+  EXPECT_EQ(back.deviceRates[0].bulkCopyGBps, 9.5);
+  EXPECT_EQ(back.deviceRates[0].bulkReduceGBps, 7.25);
+  EXPECT_NE(describeTopology(back).find("beyond the caches copy 9.50 GB/s, reduce 7.25 GB/s"), std::string::npos)
+      << describeTopology(back);
+}
+
 TEST(TopologyFile, WritesAndReadsAFile) {
   Topology t;
   ASSERT_TRUE(parseTopologyJson(kTwoHosts, &t).isOk());
@@ -101,6 +118,8 @@ TEST(TopologyFile, RefusesMistakesWithASentence) {
                 "beta_gbps > 0");
   expectRefused(R"({"hosts": [{"ranks": 2}], "links": [{"class": "shm", "alpha_us": 1}]})", "\"beta_gbps\" is missing");
   expectRefused(R"({"hosts": [{"ranks": 1}], "ranks": [{"host": 3}]})", "names host 3");
+  expectRefused(R"({"hosts": [{"ranks": 1}], "devices": [{"kind": "cpu", "copy_gbps": 9, "reduce_gbps": 5,
+                   "bulk_copy_gbps": 4}]})", "bulk_copy_gbps and bulk_reduce_gbps both > 0, or both absent");
   expectRefused(R"({"hosts": [{"ranks": 2}], "pair_links": [{"from": 0, "to": 9, "class": "shm"}]})",
                 "does not exist");
   Topology t;
