@@ -44,14 +44,20 @@ void allReduceOnce(int rank, int nranks, const mixcclUniqueId& id) {
   MP_CHECK_OK(mixcclCommDestroy(comm), nullptr);
 }
 
-TEST(CommTopology, DumpHoldsTheMeasuredTopology) {
-  std::string path = tempPath("mixccl-dump-");
+// Runs a job of `nranks` (one all-reduce) with MIXCCL_TOPO_DUMP set and reads what rank 0 wrote.
+void runAndReadDump(int nranks, const char* tag, Topology* t) {
+  std::string path = tempPath(tag);
   ScopedEnv dump("MIXCCL_TOPO_DUMP", path);
-  auto summary = runRanks(3, allReduceOnce);
+  auto summary = runRanks(nranks, allReduceOnce);
   ASSERT_TRUE(summary.ok()) << summary.describe();
-  Topology t;
-  Status st = readTopologyFile(path, &t);
+  Status st = readTopologyFile(path, t);
+  std::remove(path.c_str());
   ASSERT_TRUE(st.isOk()) << st.message();
+}
+
+TEST(CommTopology, DumpHoldsTheMeasuredTopology) {
+  Topology t;
+  ASSERT_NO_FATAL_FAILURE(runAndReadDump(3, "mixccl-dump-", &t));
   EXPECT_EQ(t.nranks(), 3);
   EXPECT_EQ(t.hosts.size(), 1u);
   EXPECT_GE(t.hosts[0].cores, 1);
@@ -67,35 +73,24 @@ TEST(CommTopology, DumpHoldsTheMeasuredTopology) {
   EXPECT_GT(cpu.bulkReduceGBps, 0);
   EXPECT_LE(cpu.bulkCopyGBps, cpu.copyGBps);
   EXPECT_LE(cpu.bulkReduceGBps, cpu.reduceGBps);
-  std::remove(path.c_str());
 }
 
 TEST(CommTopology, CalibrateBulkZeroSkipsTheBeyondCacheRates) {
-  std::string path = tempPath("mixccl-dump-nobulk-");
-  ScopedEnv dump("MIXCCL_TOPO_DUMP", path);
   ScopedEnv bulk("MIXCCL_CALIBRATE_BULK", "0");
-  auto summary = runRanks(2, allReduceOnce);
-  ASSERT_TRUE(summary.ok()) << summary.describe();
   Topology t;
-  ASSERT_TRUE(readTopologyFile(path, &t).isOk());
+  ASSERT_NO_FATAL_FAILURE(runAndReadDump(2, "mixccl-dump-nobulk-", &t));
   ASSERT_NE(t.ratesOf("cpu"), nullptr);
   EXPECT_EQ(t.ratesOf("cpu")->source, "measured");
   EXPECT_EQ(t.ratesOf("cpu")->bulkCopyGBps, 0);
   EXPECT_EQ(t.ratesOf("cpu")->bulkReduceGBps, 0);
-  std::remove(path.c_str());
 }
 
 TEST(CommTopology, SocketLinksAreMeasuredToo) {
-  std::string path = tempPath("mixccl-dump-socket-");
-  ScopedEnv dump("MIXCCL_TOPO_DUMP", path);
   ScopedEnv transport("MIXCCL_TRANSPORT", "socket");
-  auto summary = runRanks(2, allReduceOnce);
-  ASSERT_TRUE(summary.ok()) << summary.describe();
   Topology t;
-  ASSERT_TRUE(readTopologyFile(path, &t).isOk());
+  ASSERT_NO_FATAL_FAILURE(runAndReadDump(2, "mixccl-dump-socket-", &t));
   EXPECT_EQ(t.link(1, 0).name, "socket");
   EXPECT_EQ(t.link(1, 0).source, "measured");
-  std::remove(path.c_str());
 }
 
 TEST(CommTopology, CalibrateZeroUsesBuiltInCosts) {
