@@ -161,7 +161,6 @@ Status pingPong(mixcclComm* comm, int peer, bool first, size_t bytes, int iters,
 }
 
 constexpr size_t kLargeBytes = 1 << 20;
-constexpr size_t kRateBytes = kCachedRateBytes;
 
 // Measures the link classes this rank is the designated pair for (the lowest pair of each class).
 Status measureLinks(mixcclComm* comm, const Topology& t, void* buf, Measurement* m) {
@@ -244,7 +243,7 @@ Status measureHostRing(mixcclComm* comm, const Topology& t, void* buf, Measureme
   auto ring = [&](int rounds, double* us, size_t bytes = kStepBytes) -> Status {
     Schedule s = hostRingSchedule(t, comm->rank, rounds, bytes);
     if (s.rounds.empty()) return Status::ok();
-    MIXCCL_CHECK(timeSchedule(comm, s, mixcclFloat32, buf, kRateBytes, "host scheduling calibration", us));
+    MIXCCL_CHECK(timeSchedule(comm, s, mixcclFloat32, buf, kCachedRateBytes, "host scheduling calibration", us));
     *us /= rounds;
     return Status::ok();
   };
@@ -335,7 +334,7 @@ Status timeDeviceRates(Device* dev, char* base, size_t bytes, int tries, double*
 // Copy and float-sum reduce rates of this rank's device with operands in the caches (buf). Only the
 // first rank of each island runs it, so ranks sharing cores do not slow each other's measurement.
 Status measureDevice(mixcclComm* comm, void* buf, Measurement* m) {
-  return timeDeviceRates(comm->device.get(), static_cast<char*>(buf), kRateBytes, 5, &m->copyGBps, &m->reduceGBps);
+  return timeDeviceRates(comm->device.get(), static_cast<char*>(buf), kCachedRateBytes, 5, &m->copyGBps, &m->reduceGBps);
 }
 
 // The same rates with operands far beyond the caches, in a buffer of their own (the first rank of
@@ -498,11 +497,11 @@ Status buildCommTopology(mixcclComm* comm) {
     mine.copyGBps = mine.reduceGBps = mine.bulkCopyGBps = mine.bulkReduceGBps = NAN;
     mine.ringRoundUs = mine.smallRoundUs = mine.netGBps = NAN;
     void* buf = nullptr;
-    MIXCCL_CHECK(comm->device->allocate(3 * kRateBytes, &buf).withContext("calibration buffer: "));
+    MIXCCL_CHECK(comm->device->allocate(3 * kCachedRateBytes, &buf).withContext("calibration buffer: "));
     {
       // Zeros (no denormals to slow the reduce), and every page faulted in before the clock runs.
       // The copy takes host memory as its source, which every backend accepts (pinned or not).
-      std::vector<char> zeros(3 * kRateBytes, 0);
+      std::vector<char> zeros(3 * kCachedRateBytes, 0);
       MIXCCL_CHECK(comm->device->copy(buf, zeros.data(), zeros.size()));
     }
     Status st = measureLinks(comm, t, buf, &mine);

@@ -131,6 +131,9 @@ size_t totalBytes(Collective c, size_t count, size_t es, int nranks) {
 
 }  // namespace
 
+// The all-reduce size island weights are judged at: large, where they matter.
+constexpr size_t kJudgedBytes = size_t{32} << 20;
+
 std::vector<double> chooseIslandWeights(const CostModel& model, const std::vector<int>& islands, std::string* why) {
   const Topology& t = model.topology();
   const size_t m = islandCount(islands);
@@ -141,8 +144,8 @@ std::vector<double> chooseIslandWeights(const CostModel& model, const std::vecto
   for (size_t r = 0; r < t.ranks.size(); ++r) {
     const size_t i = static_cast<size_t>(islands[r]);
     const DeviceRates* d = t.ratesOf(t.ranks[r].deviceKind);
-    // At the rate of a large working set (the weights are judged at 32 MiB, below).
-    device[i] = d != nullptr ? 1e-3 / d->reduceUsPerByte(32.0 * (1 << 20) * static_cast<double>(t.ranks.size())) : 1.0;
+    // At the rate of the working set the weights are judged at (below): every rank's input and output.
+    device[i] = d != nullptr ? 1e-3 / d->reduceUsPerByte(2.0 * kJudgedBytes * static_cast<double>(t.ranks.size())) : 1.0;
     net[i] = t.hosts[static_cast<size_t>(t.ranks[r].host)].netGBps;
   }
   auto uneven = [](const std::vector<double>& w) {
@@ -172,7 +175,7 @@ std::vector<double> chooseIslandWeights(const CostModel& model, const std::vecto
   // matter) under each option; equal weights stay unless an option is predicted faster.
   DecisionQuery q;
   q.collective = Collective::AllReduce;
-  q.count = (32u << 20) / 4;
+  q.count = kJudgedBytes / 4;
   q.elementBytes = 4;
   q.island = &islands;
   q.onlyAlgorithm = "hier";
