@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/op_history.h"
 #include "core/peer_liveness.h"
+#include "core/staged_message.h"
 
 namespace mixccl {
 namespace {
@@ -99,6 +100,17 @@ class RoundRunner {
     Transport* owner = comm_->linkOwner[static_cast<size_t>(s.peer)];
     Device* dev = dev_;
     bool direct = dev_->hostAccessible();
+    if (!direct && !owner->movesDeviceMemory()) {  // device memory over a host transport: in blocks
+      if (s.kind == StepKind::Send) {
+        out->push_back({link->send(stagedSource(dev, at(s.src), s.src.count * es_, blocks_.take())), s.peer, true, owner});
+      } else {
+        const char* reduceInput = s.kind == StepKind::RecvReduce ? at(s.src) : nullptr;
+        out->push_back({link->recv(stagedSink(dev, at(s.dst), s.dst.count * es_, es_, blocks_.take(), reduceInput,
+                                              args_.type, args_.op)),
+                        s.peer, false, owner});
+      }
+      return Status::ok();
+    }
     if (s.kind == StepKind::Send) {
       const char* src = at(s.src);
       MessageSource m;
@@ -133,6 +145,7 @@ class RoundRunner {
       if (s.kind == StepKind::Copy || s.kind == StepKind::Reduce) MIXCCL_CHECK(runLocal(s));
     }
     MIXCCL_CHECK(runSelf(round));
+    blocks_.reset();  // the previous round's transfers are all done
     std::vector<InFlight> flights;
     flights.reserve(round.steps.size());  // latency (h-topo): one allocation per round, not one per growth
     for (const Step& s : round.steps) {
@@ -275,6 +288,7 @@ class RoundRunner {
   OpHistory* history_ = nullptr;
   const ExecArgs& args_;
   Device* dev_;
+  StagingBlocks blocks_;  // host blocks for this round's staged messages
   size_t es_;
 };
 

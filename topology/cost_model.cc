@@ -42,6 +42,13 @@ double CostModel::netUsPerByte(int host, const std::vector<int>& crossing) const
   return 1e-3 / (net / std::max(1, crossing[static_cast<size_t>(host)]));
 }
 
+double CostModel::stagingUsPerByte(size_t r, const LinkClass& link, double copyUs) const {
+  const double staging = ranks_[r].device.stagingGBps;
+  if (!(staging > 0)) return 0;
+  // Device-to-device transports copy between the two devices' memories: no host memory between.
+  return link.name == "cuda_ipc" ? copyUs : 1e-3 / staging;
+}
+
 double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) const {
   const Topology& t = *topology_;
   const size_t n = schedules.size();
@@ -154,10 +161,11 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
           }
           const LinkClass& link = t.link(static_cast<int>(r), static_cast<int>(p));
           const double usPerByte = 1e-3 / link.betaGBps;
+          const double stageUs = stagingUsPerByte(r, link, copyUs);
           // Each message also costs both sides software time (posting, polling, system calls):
           // kMessageOverheadShare of alpha. This is what makes 63 messages in one round dearer than
           // six rounds of one message on a slow link.
-          busy += 0.5 * bytes * usPerByte + kMessageOverheadShare * link.alphaUs;
+          busy += 0.5 * bytes * usPerByte + kMessageOverheadShare * link.alphaUs + bytes * stageUs;
           if (s.kind == StepKind::Send) continue;
           waits += std::min(1.0, bytes / static_cast<double>(kStepCalibrationBytes));
           Posted sent = inbox[p * n + r].front();
@@ -165,9 +173,10 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
           // The pieces one link carries in a round go one after another, at the slowest of the link,
           // (for a reduce) the device's reduction, and between hosts each host's own network rate,
           // which all that host's crossing traffic of the round shares.
-          double flow = sent.toPeerBytes * usPerByte;
+          double flow = sent.toPeerBytes * std::max(usPerByte, stagingUsPerByte(p, link, copyUsPerByte[p]));
+          flow = std::max(flow, recvFrom[p] * stageUs);
           if (s.kind == StepKind::RecvReduce) {
-            flow = std::max(flow, recvFrom[p] * reduceUs);
+            flow = std::max(flow, recvFrom[p] * (stageUs + reduceUs));
             busy += bytes * reduceUs * 0.5;
           }
           if (t.ranks[p].host != t.ranks[r].host) {

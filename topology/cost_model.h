@@ -20,6 +20,11 @@
 // for all the crossing bytes of that rank's round, the rate being divided among the host's ranks
 // that cross hosts in the schedules (they share the NIC): one slow host slows exactly the traffic
 // through it.
+// A rank whose device memory is not host memory stages every message a host transport carries:
+// the sender copies it device to host, the receiver host to device (then reduces, for a
+// receive-reduce), at the device's stagingGBps; over a device-to-device link (cuda_ipc) the same
+// copies run at the device's copy rate. Those copies are the rank's own work, and a message flows
+// no faster than either end's staging.
 #pragma once
 
 #include <cstddef>
@@ -55,6 +60,9 @@ class CostModel {
   // us per byte through host h's own network rate (HostInfo::netGBps) shared by the crossing[h]
   // ranks of h that send to other hosts in the schedules; 0 when the rate is unknown.
   double netUsPerByte(int host, const std::vector<int>& crossing) const;
+  // us per byte rank r spends staging a message over `link` (0 when its device is host memory);
+  // copyUs: its device's copy cost at this operation's working set.
+  double stagingUsPerByte(size_t r, const LinkClass& link, double copyUs) const;
   const Topology* topology_;
   std::vector<RankCosts> ranks_;
 };

@@ -123,6 +123,9 @@ std::string Topology::validate() const {
   for (const auto& d : deviceRates) {
     if (!(d.copyGBps > 0) || !(d.reduceGBps > 0))
       return format("device kind '%s' needs copy_gbps > 0 and reduce_gbps > 0", d.kind.c_str());
+    if (!(d.stagingGBps >= 0))
+      return format("device kind '%s' needs staging_gbps >= 0 (0: its memory is host memory), not %g", d.kind.c_str(),
+                    d.stagingGBps);
     if (!(d.bulkCopyGBps >= 0) || !(d.bulkReduceGBps >= 0) || (d.bulkCopyGBps > 0) != (d.bulkReduceGBps > 0))
       return format("device kind '%s' needs bulk_copy_gbps and bulk_reduce_gbps both > 0, or both absent (has %g and "
                     "%g)", d.kind.c_str(), d.bulkCopyGBps, d.bulkReduceGBps);
@@ -169,6 +172,8 @@ std::string describeTopology(const Topology& t) {
                 d.source.c_str());
     if (d.bulkCopyGBps > 0 && d.bulkReduceGBps > 0)
       s += format("; beyond the caches copy %.2f GB/s, reduce %.2f GB/s", d.bulkCopyGBps, d.bulkReduceGBps);
+    s += d.stagingGBps > 0 ? format("; staged to and from host memory at %.2f GB/s", d.stagingGBps)
+                           : std::string("; host memory, nothing staged");
     s += "\n";
   }
   // Which classes are in use, and by how many directed pairs.
@@ -197,9 +202,11 @@ LinkClass defaultLinkClass(const std::string& name) {
 }
 
 DeviceRates defaultDeviceRates(const std::string& kind) {
-  if (kind == "cpu") return {kind, 10.0, 6.0, "default"};
-  if (kind == "cuda" || kind == "hip") return {kind, 1000.0, 800.0, "default"};
-  return {kind, 5.0, 3.0, "default"};
+  // Staging: a GPU's copies to and from pageable host memory over PCIe; a plugin's kind, its copy
+  // rate (calibration, and the rank's own device, say which kinds need none).
+  if (kind == "cpu") return {kind, 10.0, 6.0, "default", 0, 0, 0};
+  if (kind == "cuda" || kind == "hip") return {kind, 1000.0, 800.0, "default", 0, 0, 15.0};
+  return {kind, 5.0, 3.0, "default", 0, 0, 5.0};
 }
 
 }  // namespace mixccl

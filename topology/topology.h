@@ -78,6 +78,11 @@ struct DeviceRates {
   std::string source;
   double bulkCopyGBps = 0;    // 0: not known, the cached rates hold at every size
   double bulkReduceGBps = 0;
+  // Where this kind's memory is not host memory, every byte a host transport (shm, socket, ucx,
+  // ofi) carries to or from it is copied device to host by the sender and host to device by the
+  // receiver first: stagingGBps is the rate of those copies (each way). 0: the device computes in
+  // host memory (cpu), nothing is staged. Device-to-device transports (cuda_ipc) copy at copyGBps.
+  double stagingGBps = 0;
 
   // Microseconds per byte of output when the operation's working set (all the memory the ranks
   // sharing this device's caches touch) is `workingSetBytes`: the cached rate up to the cached

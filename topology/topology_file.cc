@@ -136,6 +136,8 @@ void parseInto(const json& doc, Topology* t) {
     r.reduceGBps = field<double>(d, ("devices[" + r.kind + "]").c_str(), "reduce_gbps", 0, true);
     r.bulkCopyGBps = field<double>(d, ("devices[" + r.kind + "]").c_str(), "bulk_copy_gbps", 0);
     r.bulkReduceGBps = field<double>(d, ("devices[" + r.kind + "]").c_str(), "bulk_reduce_gbps", 0);
+    r.stagingGBps = field<double>(d, ("devices[" + r.kind + "]").c_str(), "staging_gbps",
+                                  defaultDeviceRates(r.kind).stagingGBps);
     r.source = field<std::string>(d, "devices[]", "source", "file");
     t->deviceRates.push_back(r);
   }
@@ -204,6 +206,7 @@ std::string topologyToJson(const Topology& t) {
     json j = {{"kind", d.kind}, {"copy_gbps", d.copyGBps}, {"reduce_gbps", d.reduceGBps}, {"source", d.source}};
     if (d.bulkCopyGBps > 0) j["bulk_copy_gbps"] = d.bulkCopyGBps;
     if (d.bulkReduceGBps > 0) j["bulk_reduce_gbps"] = d.bulkReduceGBps;
+    j["staging_gbps"] = d.stagingGBps;
     devices.push_back(std::move(j));
   }
   doc["devices"] = devices;

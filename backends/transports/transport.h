@@ -85,6 +85,10 @@ class Transport {
  public:
   virtual ~Transport() = default;
   virtual const char* name() const = 0;
+  // True when the memory a MessageSource's read() fills and a MessageSink's consume() reads is
+  // device memory (cuda_ipc's slots): the engine then hands device messages over as they are,
+  // never staged through host blocks.
+  virtual bool movesDeviceMemory() const { return false; }
   // The link to `peer`, or nullptr when this transport does not serve that peer.
   virtual Link* link(int peer) = 0;
   // Blocks until something may have changed for this transport's transfers, at most timeoutNs.

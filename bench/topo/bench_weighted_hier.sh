@@ -9,12 +9,16 @@
 # forced ring in turn inside one process, REPEAT processes, and keeps each one's best (other load on a
 # shared machine only slows a run down). Prints speed-ups over the ring.
 #
-# Usage: bench/topo/bench_weighted_hier.sh [BUILD_DIR=build] [RANKS=2] [EMU_GBPS=auto] [REPEAT=3]
+# DEVICES is mixccl-perf's --devices list, cycled over the ranks: cpu,cpu,emu at 3 ranks puts the emu
+# alone in its island, where hier moves fewer bytes through its staging than a ring does.
+#
+# Usage: bench/topo/bench_weighted_hier.sh [BUILD_DIR=build] [RANKS=2] [EMU_GBPS=auto] [REPEAT=3] [DEVICES=cpu,emu]
 set -euo pipefail
 build="$(cd "${1:-build}" && pwd)"
 ranks="${2:-2}"
 gbps="${3:-auto}"
 repeat="${4:-3}"
+devices="${5:-cpu,emu}"
 export MIXCCL_SOCKET_IFNAME="${MIXCCL_SOCKET_IFNAME:-lo}"
 if [ "$gbps" = auto ]; then
   cpu=$("$build/bin/mixccl-topo" -n 2 --topology-only |
@@ -24,12 +28,12 @@ if [ "$gbps" = auto ]; then
   echo "# cpu reduce rate beyond the caches measured ${cpu} GB/s; emu throttled to half: MIXCCL_EMU_GBPS=${gbps}"
 fi
 export MIXCCL_EMU_GBPS="$gbps"
-echo "# $(date -u +%FT%TZ) ${ranks} ranks (--devices cpu,emu), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u +%FT%TZ) ${ranks} ranks (--devices ${devices}), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # One mixccl-perf run times the tuner's pick, forced hier (weighted as the tuner weights it) and forced
 # ring in turn at every size (--algos: a communicator each), so a noisy spell hits all three alike.
 perf() {  # "algorithm bytes time_us" lines, out of place
-  timeout 600 "$build/bin/mixccl-perf" all_reduce -np "$ranks" --devices cpu,emu -b 8M -e 32M -f 2 \
+  timeout 600 "$build/bin/mixccl-perf" all_reduce -np "$ranks" --devices "$devices" -b 8M -e 32M -f 2 \
     -n 5 -w 2 -c 0 --algos auto,hier,ring 2>&1 | awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ && NF == 14 { print $14, $1, $6 }'
 }
 
@@ -48,7 +52,7 @@ for ((i = 0; i < repeat; i++)); do
   keep_best < <(perf)
 done
 # What the tuner picked, with the island weights and why.
-MIXCCL_DEBUG=INFO "$build/bin/mixccl-perf" all_reduce -np "$ranks" --devices cpu,emu -b 16M -e 16M -n 1 -w 0 -c 0 2>&1 |
+MIXCCL_DEBUG=INFO "$build/bin/mixccl-perf" all_reduce -np "$ranks" --devices "$devices" -b 16M -e 16M -n 1 -w 0 -c 0 2>&1 |
   grep -E "rank 0: (hierarchical island weights|AllReduce of 16 MiB.*out of place)" | sed 's/^.*mixccl INFO/ /' |
   cut -c1-240 || true
 printf "%10s %12s %12s %12s %13s %13s\n" bytes "tuner us" "hier us" "ring us" "tuner/ring" "hier/ring"

@@ -85,6 +85,40 @@ TEST(CommTopology, CalibrateBulkZeroSkipsTheBeyondCacheRates) {
   EXPECT_EQ(t.ratesOf("cpu")->bulkReduceGBps, 0);
 }
 
+// Ranks cpu, emu, cpu, the emu throttled far below any cpu link: only init (which writes the dump).
+void cpuEmuCpuInit(int rank, int nranks, const mixcclUniqueId& id) {
+  mixcclConfig_t config = MIXCCL_CONFIG_INITIALIZER;
+  config.deviceKind = rank == 1 ? "emu" : "cpu";
+  mixcclComm_t comm = nullptr;
+  MP_CHECK_OK(mixcclCommInitRankConfig(&comm, nranks, id, rank, &config), comm);
+  MP_CHECK_OK(mixcclCommDestroy(comm), nullptr);
+}
+
+TEST(CommTopology, DeviceRanksStageAndLinksAreMeasuredBetweenHostMemoryRanks) {
+  std::string path = tempPath("mixccl-dump-emu-");
+  ScopedEnv dump("MIXCCL_TOPO_DUMP", path);
+  ScopedEnv slow("MIXCCL_EMU_GBPS", "0.25");
+  ScopedEnv bulk("MIXCCL_CALIBRATE_BULK", "0");  // 24 MiB at 0.25 GB/s would take 0.2 s for nothing here
+  auto summary = runRanks(3, cpuEmuCpuInit);
+  ASSERT_TRUE(summary.ok()) << summary.describe();
+  Topology t;
+  Status st = readTopologyFile(path, &t);
+  std::remove(path.c_str());
+  ASSERT_TRUE(st.isOk()) << st.message();
+  ASSERT_NE(t.ratesOf("cpu"), nullptr);
+  ASSERT_NE(t.ratesOf("emu"), nullptr);
+  // The cpu computes in host memory; the emu's staging copies were timed, at about its throttle.
+  EXPECT_EQ(t.ratesOf("cpu")->stagingGBps, 0);
+  EXPECT_EQ(t.ratesOf("emu")->source, "measured");
+  EXPECT_GT(t.ratesOf("emu")->stagingGBps, 0.05);
+  EXPECT_LT(t.ratesOf("emu")->stagingGBps, 0.3);
+  // The shm class was measured between ranks 0 and 2, not through the emu: a message through the
+  // emu's staging would have shown its 0.25 GB/s.
+  EXPECT_EQ(t.link(0, 2).name, "shm");
+  EXPECT_EQ(t.link(0, 2).source, "measured");
+  EXPECT_GT(t.link(0, 2).betaGBps, 0.5);
+}
+
 TEST(CommTopology, SocketLinksAreMeasuredToo) {
   ScopedEnv transport("MIXCCL_TRANSPORT", "socket");
   Topology t;

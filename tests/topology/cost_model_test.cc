@@ -141,6 +141,39 @@ TEST(CostModel, LargeWorkingSetsRunAtTheBulkRates) {
   EXPECT_GT(predict(1, 2, mid, 5.0) - kRoundOverheadUs, alone * 1.05);
 }
 
+TEST(CostModel, DeviceRanksPayForStagingTheirMessages) {
+  // Rank 1 is an accelerator whose copies to and from host memory run at `staging` GB/s (0: its
+  // memory is host memory); one message of 40000 bytes each way, or a receive-reduce into it.
+  auto predict = [](double staging, const char* linkName, int from, StepKind kind = StepKind::Recv) {
+    Topology t = cluster(1, 2);
+    t.ranks[1].deviceKind = "npu";
+    DeviceRates npu{"npu", 20.0, 4.0, "test"};
+    npu.stagingGBps = staging;
+    t.deviceRates.push_back(npu);
+    t.linkClasses[0].name = linkName;
+    CostModel model(&t);
+    std::vector<Schedule> s(2);
+    const int to = 1 - from;
+    s[static_cast<size_t>(from)].rounds.push_back({{send(to, 10000)}});
+    s[static_cast<size_t>(to)].rounds.push_back({{recv(from, 10000, kind)}});
+    return model.predictUs(s, 4);
+  };
+  const double plain = 1.0 + 4.0 + kRoundOverheadUs;  // alpha + 40000 B at the link's 10 GB/s
+  // In host memory nothing is staged: the message costs what it costs between two cpus.
+  EXPECT_NEAR(predict(0, "shm", 0), plain, 1e-9);
+  EXPECT_NEAR(predict(0, "shm", 1), plain, 1e-9);
+  // Staged at 2 GB/s: 20 us of copying on the accelerator's side, whichever way the message goes.
+  for (int from : {0, 1}) {
+    EXPECT_GE(predict(2.0, "shm", from), 1.0 + 20.0) << "from rank " << from;
+    EXPECT_LE(predict(2.0, "shm", from), plain + 20.0 + 1.0) << "from rank " << from;
+  }
+  // A receive-reduce stages the piece and then reduces it (10 us at 4 GB/s) on top.
+  EXPECT_GE(predict(2.0, "shm", 0, StepKind::RecvReduce), 1.0 + 20.0 + 10.0);
+  // Over a device-to-device link the same copies run at the device's copy rate (2 us at 20 GB/s).
+  EXPECT_LT(predict(2.0, "cuda_ipc", 0), predict(2.0, "shm", 0) - 15.0);
+  EXPECT_GE(predict(2.0, "cuda_ipc", 0), plain);
+}
+
 TEST(Decision, ConsidersEveryRegisteredAlgorithmAndPicksTheCheapest) {
   Topology t = cluster(2, 3);
   CostModel model(&t);

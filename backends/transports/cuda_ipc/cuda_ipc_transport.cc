@@ -82,6 +82,7 @@ class CudaIpcTransport final : public Transport {
   ~CudaIpcTransport() override;
 
   const char* name() const override { return "cuda_ipc"; }
+  bool movesDeviceMemory() const override { return true; }
   Link* link(int peer) override;
   void waitForActivity(uint64_t timeoutNs) override {
     uint64_t interrupts = interrupts_.load(std::memory_order_acquire);
