@@ -56,6 +56,7 @@ void runAndReadDump(int nranks, const char* tag, Topology* t) {
 }
 
 TEST(CommTopology, DumpHoldsTheMeasuredTopology) {
+  ScopedEnv bulk("MIXCCL_CALIBRATE_BULK", "1");  // checked below; scripts/test.sh's sanitizer stages set 0
   Topology t;
   ASSERT_NO_FATAL_FAILURE(runAndReadDump(3, "mixccl-dump-", &t));
   EXPECT_EQ(t.nranks(), 3);
