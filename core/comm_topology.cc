@@ -325,20 +325,26 @@ Status measureHostNetwork(mixcclComm* comm, const Topology& t, void* buf, Measur
 // operands at buf (3 * bytes), as rates in GB/s. Each operation is timed alone and the fastest kept:
 // on a shared machine a preemption only ever makes one slower, and one preempted run in an average
 // made an emu island look 20x slower than its throttle, which would then skew the island weights.
+// The fastest of `tries` runs of op(), in microseconds.
+template <class Op>
+Status fastestUs(int tries, Op op, double* us) {
+  *us = 1e30;
+  for (int i = 0; i < tries; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    MIXCCL_CHECK(op());
+    *us = std::min(*us, secondsSince(t0) * 1e6);
+  }
+  return Status::ok();
+}
+
 Status timeDeviceRates(Device* dev, char* base, size_t bytes, int tries, double* copyGBps, double* reduceGBps) {
   const size_t count = bytes / sizeof(float);
   double copyUs = 1e30, reduceUs = 1e30;
   MIXCCL_CHECK(dev->copy(base + 2 * bytes, base, bytes));  // touch the pages
-  for (int i = 0; i < tries; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    MIXCCL_CHECK(dev->copy(base, base + bytes, bytes));
-    copyUs = std::min(copyUs, secondsSince(t0) * 1e6);
-  }
-  for (int i = 0; i < tries; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    MIXCCL_CHECK(dev->reduce(base, base + bytes, base + 2 * bytes, count, mixcclFloat32, ReduceOp::Sum));
-    reduceUs = std::min(reduceUs, secondsSince(t0) * 1e6);
-  }
+  MIXCCL_CHECK(fastestUs(tries, [&] { return dev->copy(base, base + bytes, bytes); }, &copyUs));
+  MIXCCL_CHECK(fastestUs(
+      tries, [&] { return dev->reduce(base, base + bytes, base + 2 * bytes, count, mixcclFloat32, ReduceOp::Sum); },
+      &reduceUs));
   *copyGBps = static_cast<double>(bytes) / std::max(copyUs, 1e-3) * 1e-3;
   *reduceGBps = static_cast<double>(bytes) / std::max(reduceUs, 1e-3) * 1e-3;
   return Status::ok();
@@ -355,14 +361,8 @@ Status measureDevice(mixcclComm* comm, void* buf, Measurement* m) {
   // transports' own memory is not pinned), the fastest of five each way.
   std::vector<char> host(kCachedRateBytes, 0);
   double out = 1e30, in = 1e30;
-  for (int i = 0; i < 5; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    MIXCCL_CHECK(dev->copy(host.data(), buf, kCachedRateBytes));
-    out = std::min(out, secondsSince(t0) * 1e6);
-    t0 = std::chrono::steady_clock::now();
-    MIXCCL_CHECK(dev->copy(buf, host.data(), kCachedRateBytes));
-    in = std::min(in, secondsSince(t0) * 1e6);
-  }
+  MIXCCL_CHECK(fastestUs(5, [&] { return dev->copy(host.data(), buf, kCachedRateBytes); }, &out));
+  MIXCCL_CHECK(fastestUs(5, [&] { return dev->copy(buf, host.data(), kCachedRateBytes); }, &in));
   m->stagingGBps = 2.0 * static_cast<double>(kCachedRateBytes) / std::max(out + in, 1e-3) * 1e-3;
   return Status::ok();
 }
