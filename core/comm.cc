@@ -351,6 +351,7 @@ void destroyCommunicator(mixcclComm* comm) {
   comm->transports.clear();
   comm->fastPath.reset();
   comm->bootstrap.reset();
+  comm->stagingBlocks.reset();
   for (auto& s : comm->scratch) {
     if (s.ptr != nullptr && comm->device) comm->device->release(s.ptr);
     s = {};

@@ -24,6 +24,7 @@ class Tuner;  // core/tuner.h
 class StreamProxy;  // core/stream_proxy.h
 class OpHistory;  // core/op_history.h
 class ShmFastPath;  // core/shm_fastpath.h
+class StagingBlocks;  // core/staged_message.h
 
 // A pre-multiplied-sum operator made by mixcclRedOpCreatePreMulSum.
 struct PreMulSumOp {
@@ -86,6 +87,9 @@ struct mixcclComm {
     size_t bytes = 0;
   };
   ScratchBuffer scratch[2];
+  // Host blocks through which a device rank's messages cross host transports (core/staged_message.h),
+  // made on first use, freed at destroy before the device. A shared_ptr: no complete type needed here.
+  std::shared_ptr<mixccl::StagingBlocks> stagingBlocks;
 
   std::mutex redOpMutex;
   std::map<int, mixccl::PreMulSumOp> redOps;  // by mixcclRedOp_t value

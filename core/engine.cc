@@ -92,6 +92,12 @@ class RoundRunner {
     return Status::ok();
   }
 
+  // The communicator's host blocks for staged messages, made on first use (cpu ranks never stage).
+  StagingBlocks* stagingBlocks() {
+    if (!comm_->stagingBlocks) comm_->stagingBlocks = std::make_shared<StagingBlocks>(dev_);
+    return comm_->stagingBlocks.get();
+  }
+
   Status post(const Step& s, std::vector<InFlight>* out) {
     if (s.peer < 0 || s.peer >= comm_->nranks) {
       return errorStatus(mixcclInternalError, "schedule names peer %d of %d", s.peer, comm_->nranks);
@@ -101,12 +107,14 @@ class RoundRunner {
     Device* dev = dev_;
     bool direct = dev_->hostAccessible();
     if (!direct && !owner->movesDeviceMemory()) {  // device memory over a host transport: in blocks
+      const size_t bytes = (s.kind == StepKind::Send ? s.src.count : s.dst.count) * es_;
+      StagingPair blocks;
+      MIXCCL_CHECK(stagingBlocks()->take(bytes, &blocks));
       if (s.kind == StepKind::Send) {
-        out->push_back({link->send(stagedSource(dev, at(s.src), s.src.count * es_, blocks_.take())), s.peer, true, owner});
+        out->push_back({link->send(stagedSource(dev, at(s.src), bytes, blocks)), s.peer, true, owner});
       } else {
         const char* reduceInput = s.kind == StepKind::RecvReduce ? at(s.src) : nullptr;
-        out->push_back({link->recv(stagedSink(dev, at(s.dst), s.dst.count * es_, es_, blocks_.take(), reduceInput,
-                                              args_.type, args_.op)),
+        out->push_back({link->recv(stagedSink(dev, at(s.dst), bytes, es_, blocks, reduceInput, args_.type, args_.op)),
                         s.peer, false, owner});
       }
       return Status::ok();
@@ -145,7 +153,7 @@ class RoundRunner {
       if (s.kind == StepKind::Copy || s.kind == StepKind::Reduce) MIXCCL_CHECK(runLocal(s));
     }
     MIXCCL_CHECK(runSelf(round));
-    blocks_.reset();  // the previous round's transfers are all done
+    if (comm_->stagingBlocks) MIXCCL_CHECK(comm_->stagingBlocks->reset());  // the previous round's transfers are all done
     std::vector<InFlight> flights;
     flights.reserve(round.steps.size());  // latency (h-topo): one allocation per round, not one per growth
     for (const Step& s : round.steps) {
@@ -288,7 +296,6 @@ class RoundRunner {
   OpHistory* history_ = nullptr;
   const ExecArgs& args_;
   Device* dev_;
-  StagingBlocks blocks_;  // host blocks for this round's staged messages
   size_t es_;
 };
 

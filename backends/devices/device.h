@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 
 #include "core/status.h"
@@ -92,6 +93,45 @@ class Device {
   // device's choice, as in openGate). For callers that hold no runtime of their own (tests, tools).
   virtual Status synchronizeStream(void* userStream) {
     (void)userStream;
+    return Status::ok();
+  }
+
+  // ---- Staging through host memory (core/staged_message.h), for devices the host cannot touch ----
+  // Host memory the device copies to and from fastest: page-locked where the device has such memory
+  // (cuda, hip, a plugin's hostAlloc), so that its copies run at the bus's rate and truly in the
+  // background. The default is plain page-aligned host memory. Host-accessible either way.
+  // (Defined here, not in a .cc: the GPU modules link no more of libmixccl than device_types.cc.)
+  virtual Status allocateHost(size_t bytes, void** ptr) {
+    *ptr = nullptr;
+    if (bytes == 0) {
+      return errorStatus(mixcclInvalidArgument, "device %s:%d: cannot allocate 0 bytes of host memory", kind(), ordinal());
+    }
+    if (posix_memalign(ptr, 4096, bytes) != 0) {
+      *ptr = nullptr;
+      return errorStatus(mixcclSystemError, "device %s:%d: could not allocate %zu bytes of host memory for staging",
+                         kind(), ordinal(), bytes);
+    }
+    return Status::ok();
+  }
+  virtual void releaseHost(void* ptr) { std::free(ptr); }
+  // The same work as copy() and reduce(), enqueued on the device's own stream behind everything
+  // queued there before, and returning at once with a ticket; waitTicket(t) blocks until the device
+  // has done the work of every ticket up to t (kAllTickets: everything queued so far) and reports the
+  // first error any of it met. Host memory passed in must stay untouched until then. Tickets
+  // increase by one per call; 0 means "nothing to wait for". The default runs the work before
+  // returning (ticket 0), which is right for a device without streams.
+  static constexpr uint64_t kAllTickets = UINT64_MAX;
+  virtual Status copyAsync(void* dst, const void* src, size_t bytes, uint64_t* ticket) {
+    *ticket = 0;
+    return copy(dst, src, bytes);
+  }
+  virtual Status reduceAsync(void* dst, const void* a, const void* b, size_t count, mixcclDataType_t type,
+                             ReduceOp op, uint64_t* ticket) {
+    *ticket = 0;
+    return reduce(dst, a, b, count, type, op);
+  }
+  virtual Status waitTicket(uint64_t ticket) {
+    (void)ticket;
     return Status::ok();
   }
 

@@ -42,6 +42,8 @@ MIXCCL_DECLARE_GPU_LAUNCHERS(mixccl::cudak, cudaStream_t)
 #define gpuHostAllocMapped cudaHostAllocMapped
 #define gpuHostGetDevicePointer cudaHostGetDevicePointer
 #define gpuFreeHost cudaFreeHost
+#define gpuHostAllocPortable cudaHostAllocPortable
+#define gpuEventSynchronize cudaEventSynchronize
 #define gpuStreamWaitEvent cudaStreamWaitEvent
 #define gpuEventInterprocess cudaEventInterprocess
 #define gpuIpcMemHandle_t cudaIpcMemHandle_t

@@ -40,6 +40,8 @@ MIXCCL_DECLARE_GPU_LAUNCHERS(mixccl::hipk, hipStream_t)
 #define gpuHostAllocMapped hipHostMallocMapped
 #define gpuHostGetDevicePointer hipHostGetDevicePointer
 #define gpuFreeHost hipHostFree
+#define gpuHostAllocPortable hipHostMallocPortable
+#define gpuEventSynchronize hipEventSynchronize
 #define gpuStreamWaitEvent hipStreamWaitEvent
 #define gpuEventInterprocess hipEventInterprocess
 #define gpuIpcMemHandle_t hipIpcMemHandle_t

@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "backends/devices/plugin/plugin_loader.h"
 #include "mixccl_device_plugin.h"
@@ -98,6 +100,8 @@ class PluginDevice final : public Device {
       (void)p_->streamSynchronize(stream_);
       (void)p_->streamDestroy(stream_);
     }
+    for (auto& t : inFlight_) (void)p_->eventDestroy(t.event);
+    for (auto* ev : spareEvents_) (void)p_->eventDestroy(ev);
     if (staging_ != nullptr) (void)p_->memFree(ordinal_, staging_);
     if (flag_ != nullptr) (void)p_->hostFree(ordinal_, const_cast<uint32_t*>(flag_));
   }
@@ -145,30 +149,58 @@ class PluginDevice final : public Device {
   }
 
   Status copy(void* dst, const void* src, size_t bytes) override {
-    if (bytes == 0 || dst == src) return Status::ok();
-    bool d = isDevice(dst), s = isDevice(src);
-    if (!d && !s) {
-      std::memcpy(dst, src, bytes);  // host to host: both are memory the core may touch
-      return Status::ok();
-    }
     std::lock_guard<std::mutex> lock(mutex_);
-    mixcclPluginCopyKind_t k = d && s ? MIXCCL_PLUGIN_DEVICE_TO_DEVICE
-                               : d    ? MIXCCL_PLUGIN_HOST_TO_DEVICE
-                                      : MIXCCL_PLUGIN_DEVICE_TO_HOST;
-    MIXCCL_CHECK(check(p_->memcpyAsync(dst, src, bytes, k, stream_), "memcpyAsync"));
-    return sync();
+    bool queued = false;
+    MIXCCL_CHECK(queueCopy(dst, src, bytes, &queued));
+    return queued ? sync() : Status::ok();
   }
 
   Status reduce(void* dst, const void* a, const void* b, size_t count, mixcclDataType_t type, ReduceOp op) override {
     if (count == 0) return Status::ok();
-    size_t bytes = count * dataTypeSize(type);
     std::lock_guard<std::mutex> lock(mutex_);
-    Operands o;
-    MIXCCL_CHECK(stageInputs(dst, a, b, bytes, &o));
-    MIXCCL_CHECK(check(p_->reduceAsync(o.dst, o.a, o.b, count, static_cast<mixcclPluginDataType_t>(type),
-                                       static_cast<mixcclPluginReduceOp_t>(op), stream_),
-                       "reduceAsync"));
-    return finish(dst, o, bytes);
+    MIXCCL_CHECK(queueReduce(dst, a, b, count, type, op));
+    return sync();
+  }
+
+  Status allocateHost(size_t bytes, void** ptr) override {
+    *ptr = nullptr;
+    if (bytes == 0) return errorStatus(mixcclInvalidArgument, "%s:%d: cannot allocate 0 bytes of host memory", kind(), ordinal_);
+    return check(p_->hostAlloc(ordinal_, bytes, ptr), "hostAlloc (staging blocks)");
+  }
+
+  void releaseHost(void* ptr) override {
+    if (ptr != nullptr) (void)p_->hostFree(ordinal_, ptr);
+  }
+
+  Status copyAsync(void* dst, const void* src, size_t bytes, uint64_t* ticket) override {
+    *ticket = 0;
+    std::lock_guard<std::mutex> lock(mutex_);
+    bool queued = false;
+    MIXCCL_CHECK(queueCopy(dst, src, bytes, &queued));
+    return queued ? markTicket(ticket) : Status::ok();
+  }
+
+  Status reduceAsync(void* dst, const void* a, const void* b, size_t count, mixcclDataType_t type, ReduceOp op,
+                     uint64_t* ticket) override {
+    *ticket = 0;
+    if (count == 0) return Status::ok();
+    std::lock_guard<std::mutex> lock(mutex_);
+    MIXCCL_CHECK(queueReduce(dst, a, b, count, type, op));
+    return markTicket(ticket);
+  }
+
+  Status waitTicket(uint64_t ticket) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (!inFlight_.empty() && inFlight_.front().ticket <= ticket) {
+      Ticket t = inFlight_.front();
+      inFlight_.pop_front();
+      Status st = check(p_->eventSynchronize(t.event), "eventSynchronize (staging copy)");
+      spareEvents_.push_back(t.event);
+      MIXCCL_CHECK(st);
+    }
+    // Errors of queued work are sticky on the stream and reported by its synchronization; once
+    // nothing is left in flight that costs nothing, so do it then.
+    return inFlight_.empty() ? sync() : Status::ok();
   }
 
   Status scale(void* dst, const void* src, size_t count, mixcclDataType_t type, const void* scalar) override {
@@ -216,6 +248,59 @@ class PluginDevice final : public Device {
   }
 
   Status sync() { return check(p_->streamSynchronize(stream_), "streamSynchronize"); }
+
+  // Queues dst <- src on the device's stream (mutex_ held); a copy between two host buffers is done
+  // at once, and *queued stays false.
+  Status queueCopy(void* dst, const void* src, size_t bytes, bool* queued) {
+    *queued = false;
+    if (bytes == 0 || dst == src) return Status::ok();
+    bool d = isDevice(dst), s = isDevice(src);
+    if (!d && !s) {
+      std::memcpy(dst, src, bytes);  // host to host: both are memory the core may touch
+      return Status::ok();
+    }
+    mixcclPluginCopyKind_t k = d && s ? MIXCCL_PLUGIN_DEVICE_TO_DEVICE
+                               : d    ? MIXCCL_PLUGIN_HOST_TO_DEVICE
+                                      : MIXCCL_PLUGIN_DEVICE_TO_HOST;
+    MIXCCL_CHECK(check(p_->memcpyAsync(dst, src, bytes, k, stream_), "memcpyAsync"));
+    *queued = true;
+    return Status::ok();
+  }
+
+  // Queues dst = a op b (mutex_ held): host operands are copied into the staging buffer first, and a
+  // host dst gets the result copied back. The stream runs in order, so the next call's staging copy
+  // cannot overwrite the buffer before this reduction has read it.
+  Status queueReduce(void* dst, const void* a, const void* b, size_t count, mixcclDataType_t type, ReduceOp op) {
+    size_t bytes = count * dataTypeSize(type);
+    Operands o;
+    MIXCCL_CHECK(stageInputs(dst, a, b, bytes, &o));
+    MIXCCL_CHECK(check(p_->reduceAsync(o.dst, o.a, o.b, count, static_cast<mixcclPluginDataType_t>(type),
+                                       static_cast<mixcclPluginReduceOp_t>(op), stream_),
+                       "reduceAsync"));
+    if (o.dstStaged) {
+      MIXCCL_CHECK(check(p_->memcpyAsync(dst, o.dst, bytes, MIXCCL_PLUGIN_DEVICE_TO_HOST, stream_), "memcpyAsync (unstage)"));
+    }
+    return Status::ok();
+  }
+
+  // Records an event behind the work just queued: the next ticket. Called with mutex_ held.
+  Status markTicket(uint64_t* ticket) {
+    mixcclPluginEvent_t ev = nullptr;
+    if (!spareEvents_.empty()) {
+      ev = spareEvents_.back();
+      spareEvents_.pop_back();
+    } else {
+      MIXCCL_CHECK(check(p_->eventCreate(ordinal_, &ev), "eventCreate (staging copy)"));
+    }
+    Status st = check(p_->eventRecord(ev, stream_), "eventRecord (staging copy)");
+    if (!st.isOk()) {
+      spareEvents_.push_back(ev);
+      return st;
+    }
+    inFlight_.push_back({++lastTicket_, ev});
+    *ticket = lastTicket_;
+    return Status::ok();
+  }
 
   // Device staging space for up to three operands of `bytes` each, grown on demand.
   Status stagingFor(size_t bytes, char** base) {
@@ -278,6 +363,14 @@ class PluginDevice final : public Device {
   uint32_t issued_ = 0;                // gates opened so far
   void* staging_ = nullptr;
   size_t stagingBytes_ = 0;
+  // Work queued by copyAsync/reduceAsync not yet waited for, oldest first (guarded by mutex_).
+  struct Ticket {
+    uint64_t ticket;
+    mixcclPluginEvent_t event;
+  };
+  std::deque<Ticket> inFlight_;
+  std::vector<mixcclPluginEvent_t> spareEvents_;
+  uint64_t lastTicket_ = 0;
 };
 
 // The plugin ABI copies mixccl's numbering; a change on either side must be caught here.
