@@ -229,7 +229,16 @@ Status runOps(mixcclComm* comm, std::span<const Op> ops) {
     MIXCCL_CHECK(comm->device->openGate(s, &gate));
     if (gate) gates.push_back(std::move(gate));
   }
-  if (gates.empty()) return runOpsNow(comm, ops);
+  if (gates.empty()) {
+    // No stream (a plugin's NULL stream): runs here, after any earlier call still on the proxy.
+    std::shared_ptr<StreamProxy> proxy;
+    {
+      std::lock_guard<std::mutex> lock(comm->errorMutex);
+      proxy = comm->proxy;
+    }
+    if (proxy) MIXCCL_CHECK(proxy->waitIdle(comm->aborted, comm->timeoutSeconds));
+    return runOpsNow(comm, ops);
+  }
   {
     std::lock_guard<std::mutex> lock(comm->errorMutex);
     if (!comm->fatalError.empty()) {  // refuse now, while the caller can still be told

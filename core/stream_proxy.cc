@@ -1,5 +1,7 @@
 #include "core/stream_proxy.h"
 
+#include <chrono>
+
 #include "core/comm.h"
 #include "core/log.h"
 
@@ -31,10 +33,35 @@ void StreamProxy::loop() {
     if (queue_.empty()) return;
     Batch b = std::move(queue_.front());
     queue_.pop_front();
+    running_ = true;
     lock.unlock();
     runBatch(b);
+    b = {};  // its ActiveOp leaves before waitIdle's callers go on
     lock.lock();
+    running_ = false;
+    cv_.notify_all();
   }
+}
+
+Status StreamProxy::waitIdle(const std::atomic<bool>& aborted, int timeoutSeconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (running_ || !queue_.empty()) {
+    if (aborted.load(std::memory_order_acquire)) {
+      return errorStatus(mixcclSystemError,
+                         "%s rank %d: the communicator was aborted (mixcclCommAbort) while a call without a stream "
+                         "waited for its earlier stream-ordered operations", comm_->name.c_str(), comm_->rank);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return errorStatus(mixcclSystemError,
+                         "%s rank %d: earlier stream-ordered operations of this communicator did not finish within "
+                         "%d s (MIXCCL_TIMEOUT), so a call without a stream could not start: is the stream they "
+                         "were queued on stalled?",
+                         comm_->name.c_str(), comm_->rank, timeoutSeconds);
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(10));  // a slice: abort is a flag, not a notification
+  }
+  return Status::ok();
 }
 
 void StreamProxy::runBatch(Batch& b) {

@@ -8,6 +8,7 @@
 // anyway so that the user's program can see it instead of hanging.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -30,6 +31,11 @@ class StreamProxy {
   StreamProxy& operator=(const StreamProxy&) = delete;
 
   void enqueue(std::vector<Op> ops, std::vector<std::unique_ptr<StreamGate>> gates);
+  // Blocks until everything queued so far has run (at most timeoutSeconds; wakes on abort). A call
+  // without a stream on a device whose streams are optional (plugins) runs on the caller's thread:
+  // it must not start while the proxy still runs the communicator's earlier calls, which use the
+  // same links and scratch space.
+  Status waitIdle(const std::atomic<bool>& aborted, int timeoutSeconds);
 
  private:
   struct Batch {
@@ -44,6 +50,7 @@ class StreamProxy {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Batch> queue_;
+  bool running_ = false;  // a batch is out of the queue and running
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -75,5 +75,58 @@ TEST(StreamOrder, EmuCollectivesFollowTheUsersStream) {
   EXPECT_TRUE(summary.ok()) << summary.describe();
 }
 
+// A call without a stream runs on the caller's thread (plugins: NULL means "no stream"), but after
+// the communicator's earlier stream-ordered calls, which the proxy thread may still be running: the
+// two must not use the links and scratch space at the same time.
+TEST(StreamOrder, ACallWithoutAStreamWaitsForEarlierStreamOrderedCalls) {
+  constexpr size_t kCount = 1 << 19;  // int32: 2 MiB, about 40 ms per copy at 0.05 GB/s
+  const uint64_t seedStream = 11, seedNow = 12;
+  RunSummary summary = runRanks(2, [&](int rank, int nranks, const mixcclUniqueId& id) {
+    const bool emu = rank == 1;
+    if (emu) setenv("MIXCCL_EMU_GBPS", "0.05", 1);  // the proxy is certainly still busy at the second call
+    mixcclConfig_t config = MIXCCL_CONFIG_INITIALIZER;
+    config.deviceKind = emu ? "emu" : "cpu";
+    mixcclComm_t comm = nullptr;
+    MP_CHECK_OK(mixcclCommInitRankConfig(&comm, nranks, id, rank, &config), comm);
+    mixccl::Device* dev = comm->device.get();
+    const size_t bytes = kCount * sizeof(int32_t);
+    std::vector<unsigned char> inA(bytes), inB(bytes), outA(bytes), outB(bytes);
+    fillInput(mixcclInt32, Reduction::Sum, seedStream, rank, nranks, 0, kCount, inA.data());
+    fillInput(mixcclInt32, Reduction::Sum, seedNow, rank, nranks, 0, kCount, inB.data());
+    void *a = nullptr, *b = nullptr;
+    MP_CHECK(dev->allocate(bytes, &a).isOk() && dev->allocate(bytes, &b).isOk(), "allocate");
+    MP_CHECK(dev->copy(a, inA.data(), bytes).isOk() && dev->copy(b, inB.data(), bytes).isOk(), "upload");
+    if (!emu) {
+      MP_CHECK_OK(mixcclAllReduce(a, a, kCount, mixcclInt32, mixcclSum, comm, nullptr), comm);
+      MP_CHECK_OK(mixcclAllReduce(b, b, kCount, mixcclInt32, mixcclSum, comm, nullptr), comm);
+      MP_CHECK(dev->copy(outA.data(), a, bytes).isOk() && dev->copy(outB.data(), b, bytes).isOk(), "download");
+    } else {
+      const mixccl::LoadedPlugin* plugin = nullptr;
+      MP_CHECK(mixccl::loadDevicePlugin("emu", "", &plugin).isOk(), "load emu");
+      const mixccl_device_plugin_v1* t = plugin->table;
+      mixcclPluginStream_t s = nullptr;
+      MP_CHECK(t->streamCreate(0, &s) == MIXCCL_PLUGIN_OK, "stream");
+      MP_CHECK_OK(mixcclAllReduce(a, a, kCount, mixcclInt32, mixcclSum, comm, s), comm);
+      // No stream: when this returns, its result is there, and it ran after the call above.
+      MP_CHECK_OK(mixcclAllReduce(b, b, kCount, mixcclInt32, mixcclSum, comm, nullptr), comm);
+      MP_CHECK(dev->copy(outB.data(), b, bytes).isOk(), "download");
+      MP_CHECK(t->memcpyAsync(outA.data(), a, bytes, MIXCCL_PLUGIN_DEVICE_TO_HOST, s) == MIXCCL_PLUGIN_OK, "dl");
+      MP_CHECK(t->streamSynchronize(s) == MIXCCL_PLUGIN_OK, "sync: %s", t->lastError());
+      (void)t->streamDestroy(s);
+    }
+    MP_EXPECT(checkReduction(mixcclInt32, Reduction::Sum, seedStream, nranks, 0, kCount, outA.data(),
+                             "stream-ordered all-reduce") == 0, "the stream-ordered call's result");
+    MP_EXPECT(checkReduction(mixcclInt32, Reduction::Sum, seedNow, nranks, 0, kCount, outB.data(),
+                             "all-reduce without a stream") == 0, "the call without a stream's result");
+    mixcclResult_t async = mixcclInProgress;
+    MP_CHECK_OK(mixcclCommGetAsyncError(comm, &async), comm);
+    MP_EXPECT(async == mixcclSuccess, "async error %d", static_cast<int>(async));
+    dev->release(a);
+    dev->release(b);
+    MP_CHECK_OK(mixcclCommDestroy(comm), comm);
+  });
+  EXPECT_TRUE(summary.ok()) << summary.describe();
+}
+
 }  // namespace
 }  // namespace mixccl_test
