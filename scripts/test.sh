@@ -27,6 +27,10 @@ fi
 # the caches (MIXCCL_CALIBRATE_BULK=0: 24 MiB copied and reduced at every init, 8-10 % of these
 # stages' time; it shares its code with the in-cache measurement they still run). The short soaks are left out too (their collectives run in
 # the matrix; 300 random ops at up to 4 MiB outlast their timeout under ASan). MIXCCL_TEST_SANITIZE=0 skips this stage, saying so.
+# The sanitizer trees carry line tables only (-g1): reports still name file and line, and they
+# compile in 25-40 % less time than with full debug information (-g; an ASan compile of
+# topology_file.cc took 39 s against 28 s, transport_test.cc 30 s against 18 s).
+SAN_DEBUG_FLAGS=(-DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG")
 if [ "${MIXCCL_TEST_SANITIZE:-1}" = "0" ]; then
   echo "test: sanitizer stage SKIPPED (MIXCCL_TEST_SANITIZE=0)"
 else
@@ -36,7 +40,7 @@ else
   # ctest test that runs here uses them (pytest runs against build/; the tests that start
   # mixccl-perf or mixccl-soak are left out below), and they are among the slowest files to compile.
   cmake -S . -B "${SAN_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIXCCL_WERROR=ON -DMIXCCL_SANITIZE=address \
-    -DCMAKE_DISABLE_FIND_PACKAGE_pybind11=ON -DMIXCCL_BUILD_BENCH=OFF
+    "${SAN_DEBUG_FLAGS[@]}" -DCMAKE_DISABLE_FIND_PACKAGE_pybind11=ON -DMIXCCL_BUILD_BENCH=OFF
   cmake --build "${SAN_DIR}" -j"$(nproc)"
   if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 MIXCCL_CALIBRATE_BULK=0 \
       ctest --test-dir "${SAN_DIR}" --output-on-failure -j2 --timeout 600 \
@@ -69,7 +73,7 @@ if [ "${MIXCCL_TEST_SANITIZE:-1}" != "0" ]; then
   # partitioner (false reports, seen in CpuDevice.*). Without it the cpu backend reduces on the calling
   # thread; our own threads (proxy, watcher, async init, transports) are what this stage checks.
   cmake -S . -B "${TSAN_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIXCCL_WERROR=ON -DMIXCCL_SANITIZE=thread \
-    -DCMAKE_DISABLE_FIND_PACKAGE_TBB=ON -DCMAKE_DISABLE_FIND_PACKAGE_pybind11=ON -DMIXCCL_BUILD_BENCH=OFF
+    "${SAN_DEBUG_FLAGS[@]}" -DCMAKE_DISABLE_FIND_PACKAGE_TBB=ON -DCMAKE_DISABLE_FIND_PACKAGE_pybind11=ON -DMIXCCL_BUILD_BENCH=OFF
   cmake --build "${TSAN_DIR}" -j"$(nproc)"
   if ! TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" UCX_MEM_MMAP_HOOK_MODE=none MIXCCL_CALIBRATE_BULK=0 \
       MIXCCL_TEST_ONLY=int8,float32 ctest --test-dir "${TSAN_DIR}" --output-on-failure -j2 --timeout 600 \

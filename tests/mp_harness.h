@@ -16,6 +16,21 @@
 
 namespace mixccl_test {
 
+// True in scripts/test.sh's ASan and TSan builds, where the slowest multi-process sweeps run a
+// subset (the sanitizers watch the engine and transports, which the subset drives through every
+// step kind; the normal build runs everything).
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 using RankBody = std::function<void(int rank, int nranks, const mixcclUniqueId& id)>;
 
 struct RankOutcome {

@@ -19,21 +19,8 @@
 namespace mixccl_test {
 namespace {
 
-// scripts/test.sh runs every test again under ASan and TSan. There the sweep keeps 2 and 3 ranks
-// (two algorithms' ways of handling a non-power of two need 3) and fewer data types: the
-// sanitizers look at the engine and transports, which these already drive through every step kind.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
+// Under the sanitizers (kSanitized) the sweep keeps 2 and 3 ranks (two algorithms' ways of handling
+// a non-power of two need 3) and fewer data types.
 std::vector<int> rankCounts() { return kSanitized ? std::vector<int>{2, 3} : std::vector<int>{2, 3, 4, 5}; }
 
 Collective testCollective(mixccl::Collective c) {
