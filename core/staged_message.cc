@@ -74,12 +74,12 @@ size_t stagingUnitBytes() {
 
 MessageSource stagedSource(Device* dev, const char* src, size_t bytes, StagingPair blocks, size_t unitBytes) {
   // A block's contents: message bytes [start, start + length), copied in by one device copy per
-  // unit; the first `waited` units are known to have landed.
+  // unit (ticket[u]); the first `waited` units are known to have landed.
   struct Fill {
     char* block = nullptr;
     size_t start = 0, length = 0;
     std::vector<uint64_t> ticket;
-    size_t units = 0, waited = 0;
+    size_t waited = 0;
     bool issued = false;
   };
   struct State {
@@ -93,13 +93,12 @@ MessageSource stagedSource(Device* dev, const char* src, size_t bytes, StagingPa
   auto fetch = [dev, src, bytes, blockBytes, unitBytes](Fill* f, size_t off) -> Status {
     f->start = off;
     f->length = std::min(blockBytes, bytes - off);
-    f->units = f->waited = 0;
+    f->waited = 0;
     f->issued = true;
     f->ticket.resize((f->length + unitBytes - 1) / unitBytes);
-    for (size_t at = 0; at < f->length; at += unitBytes) {
-      MIXCCL_CHECK(dev->copyAsync(f->block + at, src + off + at, std::min(unitBytes, f->length - at),
-                                  &f->ticket[f->units]));
-      ++f->units;
+    for (size_t u = 0; u < f->ticket.size(); ++u) {
+      const size_t at = u * unitBytes;
+      MIXCCL_CHECK(dev->copyAsync(f->block + at, src + off + at, std::min(unitBytes, f->length - at), &f->ticket[u]));
     }
     return Status::ok();
   };

@@ -16,17 +16,24 @@
 namespace mixccl_test {
 namespace {
 
+// A 2-rank communicator: rank 0 on the cpu, rank 1 on an emu slowed to 0.05 GB/s, so that device
+// work queued on a stream is certainly still running when the calls that queued it return.
+mixcclComm_t initCpuAndSlowEmu(int rank, int nranks, const mixcclUniqueId& id) {
+  const bool emu = rank == 1;
+  if (emu) setenv("MIXCCL_EMU_GBPS", "0.05", 1);
+  mixcclConfig_t config = MIXCCL_CONFIG_INITIALIZER;
+  config.deviceKind = emu ? "emu" : "cpu";
+  mixcclComm_t comm = nullptr;
+  MP_CHECK_OK(mixcclCommInitRankConfig(&comm, nranks, id, rank, &config), comm);
+  return comm;
+}
+
 TEST(StreamOrder, EmuCollectivesFollowTheUsersStream) {
   constexpr size_t kCount = 1 << 20;  // int32: 4 MiB, about 80 ms per copy at 0.05 GB/s
   const uint64_t seed = 7;
   RunSummary summary = runRanks(2, [&](int rank, int nranks, const mixcclUniqueId& id) {
-    const bool emu = rank == 1;
-    // Slow emu down so that its input copy is certainly still running when the calls return.
-    if (emu) setenv("MIXCCL_EMU_GBPS", "0.05", 1);
-    mixcclConfig_t config = MIXCCL_CONFIG_INITIALIZER;
-    config.deviceKind = emu ? "emu" : "cpu";
-    mixcclComm_t comm = nullptr;
-    MP_CHECK_OK(mixcclCommInitRankConfig(&comm, nranks, id, rank, &config), comm);
+    const bool emu = rank == 1;  // its input copy is still running when the calls return
+    mixcclComm_t comm = initCpuAndSlowEmu(rank, nranks, id);
     mixccl::Device* dev = comm->device.get();
     const size_t bytes = kCount * sizeof(int32_t);
     std::vector<unsigned char> in(bytes), out(bytes), out2(bytes);
@@ -82,12 +89,8 @@ TEST(StreamOrder, ACallWithoutAStreamWaitsForEarlierStreamOrderedCalls) {
   constexpr size_t kCount = 1 << 19;  // int32: 2 MiB, about 40 ms per copy at 0.05 GB/s
   const uint64_t seedStream = 11, seedNow = 12;
   RunSummary summary = runRanks(2, [&](int rank, int nranks, const mixcclUniqueId& id) {
-    const bool emu = rank == 1;
-    if (emu) setenv("MIXCCL_EMU_GBPS", "0.05", 1);  // the proxy is certainly still busy at the second call
-    mixcclConfig_t config = MIXCCL_CONFIG_INITIALIZER;
-    config.deviceKind = emu ? "emu" : "cpu";
-    mixcclComm_t comm = nullptr;
-    MP_CHECK_OK(mixcclCommInitRankConfig(&comm, nranks, id, rank, &config), comm);
+    const bool emu = rank == 1;  // its proxy is still busy at the second call
+    mixcclComm_t comm = initCpuAndSlowEmu(rank, nranks, id);
     mixccl::Device* dev = comm->device.get();
     const size_t bytes = kCount * sizeof(int32_t);
     std::vector<unsigned char> inA(bytes), inB(bytes), outA(bytes), outB(bytes);

@@ -191,16 +191,19 @@ class PluginDevice final : public Device {
 
   Status waitTicket(uint64_t ticket) override {
     std::lock_guard<std::mutex> lock(mutex_);
+    bool waited = false;
     while (!inFlight_.empty() && inFlight_.front().ticket <= ticket) {
       Ticket t = inFlight_.front();
       inFlight_.pop_front();
+      waited = true;
       Status st = check(p_->eventSynchronize(t.event), "eventSynchronize (staging copy)");
       spareEvents_.push_back(t.event);
       MIXCCL_CHECK(st);
     }
-    // Errors of queued work are sticky on the stream and reported by its synchronization; once
-    // nothing is left in flight that costs nothing, so do it then.
-    return inFlight_.empty() ? sync() : Status::ok();
+    // Errors of queued work are sticky on the stream and reported by its synchronization; once the
+    // last ticket has been waited for that costs nothing, so do it then (and not on the engine's
+    // per-round check that nothing is left, which finds nothing in flight).
+    return waited && inFlight_.empty() ? sync() : Status::ok();
   }
 
   Status scale(void* dst, const void* src, size_t count, mixcclDataType_t type, const void* scalar) override {
