@@ -56,6 +56,7 @@ struct Measurement {
   double bulkCopyGBps;    // the same with operands far beyond the caches
   double bulkReduceGBps;
   double stagingGBps;   // device <-> host copies (0: host memory)
+  double callUs;        // the fixed cost of one device operation (DeviceRates::callUs)
   double ringRoundUs;   // one round of a ring shift of kStepBytes among this host's ranks, all active at once
   double smallRoundUs;  // the same with kWaitBytes messages
   double netGBps;      // host leaders: the best rate of its exchanges with neighbouring hosts
@@ -326,10 +327,6 @@ Status measureHostNetwork(mixcclComm* comm, const Topology& t, void* buf, Measur
   return Status::ok();
 }
 
-// The best of `tries` timings of a copy and of a float-sum reduce of `bytes` on `dev`, with the three
-// operands at buf (3 * bytes), as rates in GB/s. Each operation is timed alone and the fastest kept:
-// on a shared machine a preemption only ever makes one slower, and one preempted run in an average
-// made an emu island look 20x slower than its throttle, which would then skew the island weights.
 // The fastest of `tries` runs of op(), in microseconds.
 template <class Op>
 Status fastestUs(int tries, Op op, double* us) {
@@ -342,6 +339,10 @@ Status fastestUs(int tries, Op op, double* us) {
   return Status::ok();
 }
 
+// The best of `tries` timings of a copy and of a float-sum reduce of `bytes` on `dev`, with the three
+// operands at buf (3 * bytes), as rates in GB/s. Each operation is timed alone and the fastest kept:
+// on a shared machine a preemption only ever makes one slower, and one preempted run in an average
+// made an emu island look 20x slower than its throttle, which would then skew the island weights.
 Status timeDeviceRates(Device* dev, char* base, size_t bytes, int tries, double* copyGBps, double* reduceGBps) {
   const size_t count = bytes / sizeof(float);
   double copyUs = 1e30, reduceUs = 1e30;
@@ -355,11 +356,17 @@ Status timeDeviceRates(Device* dev, char* base, size_t bytes, int tries, double*
   return Status::ok();
 }
 
+// The copy that times a device call's fixed cost: one cache line.
+constexpr size_t kCallProbeBytes = 64;
+
 // Copy and float-sum reduce rates of this rank's device with operands in the caches (buf). Only the
 // first rank of each island runs it, so ranks sharing cores do not slow each other's measurement.
 Status measureDevice(mixcclComm* comm, void* buf, Measurement* m) {
   Device* dev = comm->device.get();
   MIXCCL_CHECK(timeDeviceRates(dev, static_cast<char*>(buf), kCachedRateBytes, 5, &m->copyGBps, &m->reduceGBps));
+  // A call's fixed cost: the fastest of ten one-line copies (the bytes cost nothing next to it).
+  MIXCCL_CHECK(fastestUs(10, [&] { return dev->copy(buf, static_cast<char*>(buf) + kCachedRateBytes, kCallProbeBytes); },
+                         &m->callUs));
   m->stagingGBps = 0;
   if (dev->hostAccessible()) return Status::ok();
   // The copies a host transport's messages make: device to plain host memory and back (the
@@ -411,12 +418,12 @@ void applyMeasurements(const std::vector<Measurement>& all, Topology* t) {
     t->linkClasses[c].source = "measured";
   }
   for (auto& d : t->deviceRates) {
-    double copy = 0, reduce = 0, bulkCopy = 0, bulkReduce = 0, staging = 0;
+    double copy = 0, reduce = 0, bulkCopy = 0, bulkReduce = 0, staging = 0, call = 0;
     int got = 0, bulkGot = 0;
     for (size_t r = 0; r < all.size(); ++r) {
       if (t->ranks[r].deviceKind != d.kind) continue;
       if (std::isfinite(all[r].copyGBps))
-        copy += all[r].copyGBps, reduce += all[r].reduceGBps, staging += all[r].stagingGBps, ++got;
+        copy += all[r].copyGBps, reduce += all[r].reduceGBps, staging += all[r].stagingGBps, call += all[r].callUs, ++got;
       if (std::isfinite(all[r].bulkCopyGBps))
         bulkCopy += all[r].bulkCopyGBps, bulkReduce += all[r].bulkReduceGBps, ++bulkGot;
     }
@@ -424,6 +431,7 @@ void applyMeasurements(const std::vector<Measurement>& all, Topology* t) {
     d.copyGBps = copy / got;
     d.reduceGBps = reduce / got;
     d.stagingGBps = staging / got;
+    d.callUs = call / got;
     d.source = "measured";
     // Beyond the caches an operation is never faster than in them: a bulk rate above the cached one
     // is a preempted cached measurement, and the cached rate is the better figure for both.
@@ -535,7 +543,7 @@ Status buildCommTopology(mixcclComm* comm) {
     Measurement mine;
     std::fill(std::begin(mine.alphaUs), std::end(mine.alphaUs), NAN);
     std::fill(std::begin(mine.betaGBps), std::end(mine.betaGBps), NAN);
-    mine.copyGBps = mine.reduceGBps = mine.bulkCopyGBps = mine.bulkReduceGBps = mine.stagingGBps = NAN;
+    mine.copyGBps = mine.reduceGBps = mine.bulkCopyGBps = mine.bulkReduceGBps = mine.stagingGBps = mine.callUs = NAN;
     mine.ringRoundUs = mine.smallRoundUs = mine.netGBps = NAN;
     void* buf = nullptr;
     MIXCCL_CHECK(comm->device->allocate(3 * kCachedRateBytes, &buf).withContext("calibration buffer: "));

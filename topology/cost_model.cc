@@ -1,6 +1,7 @@
 #include "topology/cost_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <limits>
 
@@ -109,8 +110,8 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
           double local = 0;
           for (const Step& s : round.steps) {
             double bytes = static_cast<double>(s.dst.count * es);
-            if (s.kind == StepKind::Copy) local += bytes * copyUs;
-            if (s.kind == StepKind::Reduce) local += bytes * reduceUs;
+            if (s.kind == StepKind::Copy && bytes > 0) local += bytes * copyUs + rc.device.callUs;
+            if (s.kind == StepKind::Reduce && bytes > 0) local += bytes * reduceUs + rc.device.callUs;
           }
           postAt[r] = clock[r] + local * rc.share;
           double cross = 0;
@@ -156,7 +157,7 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
           if (bytes == 0) continue;
           if (p == r) {  // a message to itself is a local copy (or reduce) at receive time
             if (s.kind != StepKind::Send)
-              busy += bytes * (s.kind == StepKind::RecvReduce ? reduceUs : copyUs);
+              busy += bytes * (s.kind == StepKind::RecvReduce ? reduceUs : copyUs) + rc.device.callUs;
             continue;
           }
           const LinkClass& link = t.link(static_cast<int>(r), static_cast<int>(p));
@@ -166,6 +167,10 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
           // kMessageOverheadShare of alpha. This is what makes 63 messages in one round dearer than
           // six rounds of one message on a slow link.
           busy += 0.5 * bytes * usPerByte + kMessageOverheadShare * link.alphaUs + bytes * stageUs;
+          // The device calls it makes here: one per staging block of a staged message, and the
+          // reduce of a receive-reduce.
+          if (stageUs > 0) busy += rc.device.callUs * std::ceil(bytes / static_cast<double>(kStagingBlockBytes));
+          if (s.kind == StepKind::RecvReduce) busy += rc.device.callUs;
           if (s.kind == StepKind::Send) continue;
           waits += std::min(1.0, bytes / static_cast<double>(kStepCalibrationBytes));
           Posted sent = inbox[p * n + r].front();

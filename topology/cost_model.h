@@ -24,7 +24,10 @@
 // the sender copies it device to host, the receiver host to device (then reduces, for a
 // receive-reduce), at the device's stagingGBps; over a device-to-device link (cuda_ipc) the same
 // copies run at the device's copy rate. Those copies are the rank's own work, and a message flows
-// no faster than either end's staging.
+// no faster than either end's staging. Every device operation also costs its rank the device's fixed
+// cost per call (DeviceRates::callUs): each local copy and reduce, each receive-reduce's reduce, and
+// each staging block (kStagingBlockBytes) of a staged message. That is what prices a device rank's
+// many small pipelined pieces against a few large ones.
 #pragma once
 
 #include <cstddef>
@@ -70,6 +73,11 @@ class CostModel {
 // The message size HostInfo::stepUs is measured with (core/comm_topology.cc): a waited message of
 // b bytes costs stepUs * min(1, b / kStepCalibrationBytes).
 constexpr size_t kStepCalibrationBytes = 256 * 1024;
+
+// The host staging block a staged message is copied through, one device call each
+// (MIXCCL_STAGING_BYTES' default, core/staged_message.h; the model assumes the default, and one call
+// per block: MIXCCL_STAGING_UNITS above 1 makes more).
+constexpr size_t kStagingBlockBytes = size_t{1} << 20;
 
 // Fixed software cost of running one round (posting, polling, bookkeeping), microseconds.
 constexpr double kRoundOverheadUs = 0.15;

@@ -20,7 +20,7 @@ bool sameSchedules(const std::vector<Schedule>& a, const std::vector<Schedule>& 
 }  // namespace
 
 const std::vector<size_t>& chunkCandidates() {
-  static const std::vector<size_t> chunks{256 * 1024, 64 * 1024, 1024 * 1024};
+  static const std::vector<size_t> chunks{256 * 1024, 64 * 1024, 1024 * 1024, 4096 * 1024};
   return chunks;
 }
 

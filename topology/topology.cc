@@ -126,6 +126,9 @@ std::string Topology::validate() const {
     if (!(d.stagingGBps >= 0))
       return format("device kind '%s' needs staging_gbps >= 0 (0: its memory is host memory), not %g", d.kind.c_str(),
                     d.stagingGBps);
+    if (!(d.callUs >= 0))
+      return format("device kind '%s' needs call_us >= 0 (0: a device call costs nothing beyond its bytes), not %g",
+                    d.kind.c_str(), d.callUs);
     if (!(d.bulkCopyGBps >= 0) || !(d.bulkReduceGBps >= 0) || (d.bulkCopyGBps > 0) != (d.bulkReduceGBps > 0))
       return format("device kind '%s' needs bulk_copy_gbps and bulk_reduce_gbps both > 0, or both absent (has %g and "
                     "%g)", d.kind.c_str(), d.bulkCopyGBps, d.bulkReduceGBps);
@@ -174,6 +177,7 @@ std::string describeTopology(const Topology& t) {
       s += format("; beyond the caches copy %.2f GB/s, reduce %.2f GB/s", d.bulkCopyGBps, d.bulkReduceGBps);
     s += d.stagingGBps > 0 ? format("; staged to and from host memory at %.2f GB/s", d.stagingGBps)
                            : std::string("; host memory, nothing staged");
+    if (d.callUs > 0) s += format("; %.2f us a call", d.callUs);
     s += "\n";
   }
   // Which classes are in use, and by how many directed pairs.

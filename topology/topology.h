@@ -83,6 +83,11 @@ struct DeviceRates {
   // receiver first: stagingGBps is the rate of those copies (each way). 0: the device computes in
   // host memory (cpu), nothing is staged. Device-to-device transports (cuda_ipc) copy at copyGBps.
   double stagingGBps = 0;
+  // Fixed cost of one device operation (a copy, a reduce, one staging copy) beyond its bytes, in
+  // microseconds: for a device with its own stream (a plugin, a GPU) the hand-off to that stream and
+  // the wait for its completion; for the cpu a function call. What makes many small staged pieces
+  // dearer than a few large ones (the emu: 15-30 us a call on a 2-core VM). 0: not known, free.
+  double callUs = 0;
 
   // Microseconds per byte of output when the operation's working set (all the memory the ranks
   // sharing this device's caches touch) is `workingSetBytes`: the cached rate up to the cached

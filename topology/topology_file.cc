@@ -138,6 +138,7 @@ void parseInto(const json& doc, Topology* t) {
     r.bulkReduceGBps = field<double>(d, ("devices[" + r.kind + "]").c_str(), "bulk_reduce_gbps", 0);
     r.stagingGBps = field<double>(d, ("devices[" + r.kind + "]").c_str(), "staging_gbps",
                                   defaultDeviceRates(r.kind).stagingGBps);
+    r.callUs = field<double>(d, ("devices[" + r.kind + "]").c_str(), "call_us", defaultDeviceRates(r.kind).callUs);
     r.source = field<std::string>(d, "devices[]", "source", "file");
     t->deviceRates.push_back(r);
   }
@@ -207,6 +208,7 @@ std::string topologyToJson(const Topology& t) {
     if (d.bulkCopyGBps > 0) j["bulk_copy_gbps"] = d.bulkCopyGBps;
     if (d.bulkReduceGBps > 0) j["bulk_reduce_gbps"] = d.bulkReduceGBps;
     j["staging_gbps"] = d.stagingGBps;
+    j["call_us"] = d.callUs;
     devices.push_back(std::move(j));
   }
   doc["devices"] = devices;

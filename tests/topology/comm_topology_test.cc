@@ -113,6 +113,10 @@ TEST(CommTopology, DeviceRanksStageAndLinksAreMeasuredBetweenHostMemoryRanks) {
   EXPECT_EQ(t.ratesOf("emu")->source, "measured");
   EXPECT_GT(t.ratesOf("emu")->stagingGBps, 0.05);
   EXPECT_LT(t.ratesOf("emu")->stagingGBps, 0.3);
+  // A call on the emu hands the work to its stream thread and waits for it; on the cpu it is a
+  // function call. Both were timed, the emu's dearer.
+  EXPECT_GT(t.ratesOf("emu")->callUs, t.ratesOf("cpu")->callUs);
+  EXPECT_GT(t.ratesOf("cpu")->callUs, 0);
   // The shm class was measured between ranks 0 and 2, not through the emu: a message through the
   // emu's staging would have shown its 0.25 GB/s.
   EXPECT_EQ(t.link(0, 2).name, "shm");

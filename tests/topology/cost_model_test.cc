@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <set>
 #include <string>
 
@@ -172,6 +173,87 @@ TEST(CostModel, DeviceRanksPayForStagingTheirMessages) {
   // Over a device-to-device link the same copies run at the device's copy rate (2 us at 20 GB/s).
   EXPECT_LT(predict(2.0, "cuda_ipc", 0), predict(2.0, "shm", 0) - 15.0);
   EXPECT_GE(predict(2.0, "cuda_ipc", 0), plain);
+}
+
+TEST(CostModel, DeviceCallsCostTheirFixedPriceEach) {
+  // Rank 1 is an accelerator whose calls cost `callUs` each: sends of `pieces` messages that add up
+  // to 3 MiB (in one round), received by a cpu (no staging there), or a local copy on rank 1.
+  auto predict = [](double callUs, int pieces, bool staged) {
+    Topology t = cluster(1, 2);
+    t.ranks[1].deviceKind = "npu";
+    DeviceRates npu{"npu", 20.0, 4.0, "test"};
+    npu.stagingGBps = staged ? 2.0 : 0.0;
+    npu.callUs = callUs;
+    t.deviceRates.push_back(npu);
+    CostModel model(&t);
+    std::vector<Schedule> s(2);
+    const size_t count = (size_t{3} << 20) / 4 / static_cast<size_t>(pieces);
+    s[1].rounds.emplace_back();
+    s[0].rounds.emplace_back();
+    for (int i = 0; i < pieces; ++i) {
+      s[1].rounds[0].steps.push_back(send(0, count));
+      s[0].rounds[0].steps.push_back(recv(1, count));
+    }
+    return model.predictUs(s, 4);
+  };
+  // Staged: one call per staging block (kStagingBlockBytes, 1 MiB): 3 for one 3 MiB message, 48
+  // for 48 pieces of 64 KiB, each pieces' bytes costing the same in all.
+  EXPECT_NEAR(predict(10.0, 1, true) - predict(0, 1, true), 3 * 10.0, 1e-6);
+  EXPECT_NEAR(predict(10.0, 48, true) - predict(0, 48, true), 48 * 10.0, 1e-6);
+  // In host memory no staging copy is made: the calls cost nothing there.
+  EXPECT_NEAR(predict(10.0, 48, false), predict(0, 48, false), 1e-9);
+  // A local copy and a reduce are a call each, wherever the memory is.
+  Topology t = cluster(1, 1);
+  t.deviceRates[0].callUs = 7.0;
+  CostModel model(&t);
+  std::vector<Schedule> s(1);
+  s[0].rounds.emplace_back();
+  Step copy;
+  copy.kind = StepKind::Copy;
+  copy.src = {Buf::Input, 0, 1000};
+  copy.dst = {Buf::Output, 0, 1000};
+  Step reduce = copy;
+  reduce.kind = StepKind::Reduce;
+  reduce.src2 = {Buf::Output, 0, 1000};
+  s[0].rounds[0].steps = {copy, reduce};
+  Topology free = cluster(1, 1);
+  CostModel freeModel(&free);
+  EXPECT_NEAR(model.predictUs(s, 4) - freeModel.predictUs(s, 4), 2 * 7.0, 1e-9);
+}
+
+TEST(Decision, ADeviceIslandsCallCostBuysFewerLargerPieces) {
+  // cpu, cpu and a staged accelerator on one host: the hierarchical all-reduce of 16 MiB cuts the
+  // buffer into stripes of the chunk size. With calls at 30 us (the emu's hand-off on a 2-core VM)
+  // the fewest stripes win; with free calls the chunk barely matters.
+  auto hierTimes = [](double callUs) {
+    Topology t = cluster(1, 3);
+    t.ranks[2].deviceKind = "npu";
+    DeviceRates npu{"npu", 10.0, 5.0, "test"};
+    npu.stagingGBps = 5.0;
+    npu.callUs = callUs;
+    t.deviceRates.push_back(npu);
+    CostModel model(&t);
+    std::vector<int> islands = t.islands();
+    std::map<size_t, double> byChunk;
+    for (size_t chunk : chunkCandidates()) {
+      DecisionQuery q;
+      q.collective = Collective::AllReduce;
+      q.count = size_t{4} << 20;
+      q.island = &islands;
+      q.onlyAlgorithm = "hier";
+      q.chunks = {chunk};
+      std::vector<Candidate> ranked = rankCandidates(model, q);
+      if (!ranked.empty()) byChunk[chunk] = ranked.front().predictedUs;
+    }
+    return byChunk;
+  };
+  const auto dear = hierTimes(30.0), free = hierTimes(0.0);
+  ASSERT_EQ(dear.size(), chunkCandidates().size());
+  const size_t largest = size_t{4} << 20, smallest = size_t{64} << 10;
+  for (const auto& [chunk, us] : dear) EXPECT_LE(dear.at(largest), us) << chunk;
+  // 16 stripes against 4: dozens of the accelerator's calls apart, at 30 us each, on top of what
+  // the extra messages cost anyway (about 1 ms here).
+  EXPECT_GT(dear.at(smallest) - dear.at(largest), free.at(smallest) - free.at(largest) + 1000.0);
 }
 
 TEST(Decision, ConsidersEveryRegisteredAlgorithmAndPicksTheCheapest) {

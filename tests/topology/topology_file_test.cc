@@ -115,12 +115,14 @@ TEST(TopologyFile, RoundTripsStagingRatesAndDefaultsThemByKind) {
       {"host": 0, "device": "cuda"}, {"host": 0, "device": "npu"}],
       "devices": [{"kind": "cpu", "copy_gbps": 9, "reduce_gbps": 5},
                   {"kind": "cuda", "copy_gbps": 900, "reduce_gbps": 700},
-                  {"kind": "npu", "copy_gbps": 90, "reduce_gbps": 70, "staging_gbps": 12.5}]})", &t)
+                  {"kind": "npu", "copy_gbps": 90, "reduce_gbps": 70, "staging_gbps": 12.5, "call_us": 18.5}]})", &t)
                   .isOk());
   EXPECT_EQ(t.ratesOf("cpu")->stagingGBps, 0);
   EXPECT_EQ(t.ratesOf("cuda")->stagingGBps, defaultDeviceRates("cuda").stagingGBps);
   EXPECT_GT(t.ratesOf("cuda")->stagingGBps, 0);
   EXPECT_EQ(t.ratesOf("npu")->stagingGBps, 12.5);
+  EXPECT_EQ(t.ratesOf("npu")->callUs, 18.5);
+  EXPECT_EQ(t.ratesOf("cuda")->callUs, defaultDeviceRates("cuda").callUs);
   // Written out always, read back the same.
   std::string text = topologyToJson(t);
   Topology back;
@@ -128,8 +130,9 @@ TEST(TopologyFile, RoundTripsStagingRatesAndDefaultsThemByKind) {
   ASSERT_TRUE(st.isOk()) << st.message() << "\n" << text;
   EXPECT_EQ(back.ratesOf("cpu")->stagingGBps, 0);
   EXPECT_EQ(back.ratesOf("npu")->stagingGBps, 12.5);
+  EXPECT_EQ(back.ratesOf("npu")->callUs, 18.5);
   EXPECT_NE(describeTopology(back).find("device npu: copy 90.00 GB/s, reduce 70.00 GB/s (file); staged to and from "
-                                        "host memory at 12.50 GB/s"), std::string::npos)
+                                        "host memory at 12.50 GB/s; 18.50 us a call"), std::string::npos)
       << describeTopology(back);
   EXPECT_NE(describeTopology(back).find("host memory, nothing staged"), std::string::npos);
 }
@@ -148,6 +151,8 @@ TEST(TopologyFile, RefusesMistakesWithASentence) {
                    "bulk_copy_gbps": 4}]})", "bulk_copy_gbps and bulk_reduce_gbps both > 0, or both absent");
   expectRefused(R"({"hosts": [{"ranks": 1}], "devices": [{"kind": "cpu", "copy_gbps": 9, "reduce_gbps": 5,
                    "staging_gbps": -1}]})", "staging_gbps >= 0 (0: its memory is host memory), not -1");
+  expectRefused(R"({"hosts": [{"ranks": 1}], "devices": [{"kind": "cpu", "copy_gbps": 9, "reduce_gbps": 5,
+                   "call_us": -3}]})", "call_us >= 0 (0: a device call costs nothing beyond its bytes), not -3");
   expectRefused(R"({"hosts": [{"ranks": 2}], "pair_links": [{"from": 0, "to": 9, "class": "shm"}]})",
                 "does not exist");
   Topology t;
