@@ -1,10 +1,12 @@
 #include "core/op.h"
 
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "algorithms/algorithm.h"
 #include "backends/devices/device.h"
@@ -99,7 +101,52 @@ size_t resultCount(const mixcclComm* comm, const Op& op) {
   return op.count;
 }
 
-Status runCollective(mixcclComm* comm, const Op& op, uint64_t seq) {
+double nowUs() {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// After a measured trial's last call (core/tuner.h): the ranks agree on each candidate's time, the
+// mean over ranks of each rank's median call of it (an all-reduce of one double per candidate, by
+// ring, which every size and rank count runs), and the tuner settles the bucket. Every rank gets here
+// at the same call, since every rank takes the trial's turns in the same order.
+Status agreeOnTrial(mixcclComm* comm, const AlgorithmChoice& choice) {
+  std::vector<double> times = comm->tuner->trialTimes(choice);
+  const Algorithm* ring = findAlgorithm(Collective::AllReduce, "ring");
+  if (ring == nullptr || times.empty()) {
+    return errorStatus(mixcclInternalError, "the tuner's trial has %zu candidate times and no ring all-reduce to "
+                       "agree on them", times.size());
+  }
+  CollectiveArgs args;
+  args.collective = Collective::AllReduce;
+  args.nranks = comm->nranks;
+  args.rank = comm->rank;
+  args.count = times.size();
+  args.inPlace = true;
+  args.chunkCount = times.size();
+  std::shared_ptr<const Schedule> built = comm->tuner->schedule(ring, args);
+  ExecArgs exec;
+  exec.type = mixcclFloat64;
+  exec.op = ReduceOp::Sum;
+  exec.what = "the tuner's agreement on measured times";
+  exec.buffers = {times.data(), times.data(), nullptr};
+  if (built->scratchCount > 0) {
+    MIXCCL_CHECK(commScratch(comm, 0, built->scratchCount * sizeof(double), &exec.buffers[static_cast<size_t>(Buf::Scratch)]));
+  }
+  exec.schedule = built.get();
+  MIXCCL_CHECK(runSchedule(comm, exec));
+  for (double& t : times) t /= comm->nranks;
+  comm->tuner->settleTrial(choice, times);
+  return Status::ok();
+}
+
+// A trial call ended: hand the tuner its time, and settle the trial after its last call.
+Status endTrialCall(mixcclComm* comm, const AlgorithmChoice& choice, double startUs) {
+  if (!comm->tuner->recordTrial(choice, nowUs() - startUs)) return Status::ok();
+  return agreeOnTrial(comm, choice);
+}
+
+// choice: the tuner's choice for this call, set as soon as it is made (the caller needs it on failure).
+Status runCollectiveChosen(mixcclComm* comm, const Op& op, uint64_t seq, AlgorithmChoice& choice) {
   if (op.count == 0) return Status::ok();  // every rank agrees on this: nothing moves
   // "AllReduce #12" for errors, without printf: this runs on every call of the small-message path.
   char what[64];
@@ -113,11 +160,17 @@ Status runCollective(mixcclComm* comm, const Op& op, uint64_t seq) {
   }
   Reduction red;
   if (reduces(op.collective)) MIXCCL_CHECK(resolveReduction(comm, op, &red));
+  // A measured trial's turn (core/tuner.h), when the tuner gave one: this call is timed.
+  double trialStart = 0;
   if (op.collective == Collective::AllReduce && op.ungrouped && comm->fastPath) {  // the tuner's "oneshot", over shared memory
-    bool handled = false;
-    MIXCCL_CHECK(comm->fastPath->tryAllReduce(op.sendbuf, op.recvbuf, op.count, op.type, red.op,
-                                              red.preScale ? red.scalar : nullptr, red.postDivide, what, &handled));
-    if (handled) return Status::ok();
+    bool use = false;
+    MIXCCL_CHECK(comm->fastPath->decide(op.count, op.type, &use, &choice));
+    if (choice.trial) trialStart = nowUs();
+    if (use) {
+      MIXCCL_CHECK(comm->fastPath->allReduce(op.sendbuf, op.recvbuf, op.count, op.type, red.op,
+                                             red.preScale ? red.scalar : nullptr, red.postDivide, what));
+      return choice.trial ? endTrialCall(comm, choice, trialStart) : Status::ok();
+    }
   }
 
   CollectiveArgs args;
@@ -128,8 +181,10 @@ Status runCollective(mixcclComm* comm, const Op& op, uint64_t seq) {
   args.root = op.root;
   args.inPlace = isInPlace(comm, op) && !red.preScale;  // a pre-scaled input is a separate copy
 
-  AlgorithmChoice choice;
-  MIXCCL_CHECK(chooseAlgorithm(comm, op.collective, op.count, op.type, args.inPlace, &choice));
+  if (!choice.trial) {  // (the fast path's trial turn stands: every rank must take the same one)
+    MIXCCL_CHECK(chooseAlgorithm(comm, op.collective, op.count, op.type, args.inPlace, &choice, op.ungrouped));
+    if (choice.trial) trialStart = nowUs();
+  }
   args.chunkCount = choice.chunkCount;
 
   size_t es = dataTypeSize(op.type);
@@ -164,7 +219,17 @@ Status runCollective(mixcclComm* comm, const Op& op, uint64_t seq) {
   if (red.postDivide && results > 0) {
     MIXCCL_CHECK(comm->device->divide(op.recvbuf, op.recvbuf, results, op.type, static_cast<uint64_t>(comm->nranks)));
   }
-  return Status::ok();
+  return choice.trial ? endTrialCall(comm, choice, trialStart) : Status::ok();
+}
+
+Status runCollective(mixcclComm* comm, const Op& op, uint64_t seq) {
+  AlgorithmChoice choice;
+  Status st = runCollectiveChosen(comm, op, seq, choice);
+  // A call that failed gives its trial turn back. Ranks that disagree on a call fail together (the
+  // fast path compares every rank's call), and each had taken a turn of its own bucket's trial:
+  // giving them back keeps every rank's turns in step for the calls after.
+  if (!st.isOk() && choice.trial) comm->tuner->returnTurn(choice);
+  return st;
 }
 
 bool overlaps(const void* a, size_t aBytes, const void* b, size_t bBytes) {

@@ -245,9 +245,8 @@ int ShmFastPath::firstMissing(uint64_t seq, int from) const {
   return -1;
 }
 
-Status ShmFastPath::tryAllReduce(const void* sendbuf, void* recvbuf, size_t count, mixcclDataType_t type, ReduceOp op,
-                                 const void* preScale, bool postDivide, const char* what, bool* handled) {
-  *handled = false;
+Status ShmFastPath::decide(size_t count, mixcclDataType_t type, bool* use, AlgorithmChoice* trial) {
+  *use = false;
   const size_t es = dataTypeSize(type);
   const size_t bytes = count * es;
   if (bytes > slotBytes_ || count == 0) return Status::ok();
@@ -259,12 +258,21 @@ Status ShmFastPath::tryAllReduce(const void* sendbuf, void* recvbuf, size_t coun
     AlgorithmChoice choice;
     // Out of place for every rank: ranks may differ in whether they run in place, and all of them
     // must take the same path.
-    MIXCCL_CHECK(chooseAlgorithm(comm_, Collective::AllReduce, count, type, false, &choice));
+    MIXCCL_CHECK(chooseAlgorithm(comm_, Collective::AllReduce, count, type, false, &choice, true));
+    if (choice.trial) {  // not final: ask again next call
+      *use = choice.algorithm == oneshot_;
+      *trial = std::move(choice);
+      return Status::ok();
+    }
     decided = choice.algorithm == oneshot_ ? 1 : 2;
   }
-  if (decided != 1) return Status::ok();
-  *handled = true;
+  *use = decided == 1;
+  return Status::ok();
+}
 
+Status ShmFastPath::allReduce(const void* sendbuf, void* recvbuf, size_t count, mixcclDataType_t type, ReduceOp op,
+                              const void* preScale, bool postDivide, const char* what) {
+  const size_t bytes = count * dataTypeSize(type);
   Device* dev = comm_->device.get();
   const uint64_t seq = ++seq_;
   const size_t parity = static_cast<size_t>(seq & 1);

@@ -27,6 +27,7 @@ struct mixcclComm;
 namespace mixccl {
 
 struct Algorithm;
+struct AlgorithmChoice;
 class ShmSegment;
 
 class ShmFastPath {
@@ -45,11 +46,16 @@ class ShmFastPath {
   ShmFastPath(const ShmFastPath&) = delete;
   ShmFastPath& operator=(const ShmFastPath&) = delete;
 
-  // Runs the all-reduce when the tuner's choice for it is "oneshot" and it fits a slot; *handled says
-  // whether it did. preScale (one element of `type`, or nullptr) multiplies every input first;
-  // postDivide divides the result by nranks (integer average). `what` names the op in errors.
-  Status tryAllReduce(const void* sendbuf, void* recvbuf, size_t count, mixcclDataType_t type, ReduceOp op,
-                      const void* preScale, bool postDivide, const char* what, bool* handled);
+  // Whether an all-reduce of `count` elements runs here (*use): it fits a slot and the tuner's choice
+  // for its size is "oneshot". The answer is kept per size bucket once the tuner's decision is final;
+  // while the bucket is under a measured trial (core/tuner.h) the tuner is asked every call and
+  // *trial receives its choice, which the caller times and runs (here when it is "oneshot", else in
+  // the engine) so that every rank takes the same turn whether it runs in place or not.
+  Status decide(size_t count, mixcclDataType_t type, bool* use, AlgorithmChoice* trial);
+  // Runs the all-reduce (decide() said so). preScale (one element of `type`, or nullptr) multiplies
+  // every input first; postDivide divides the result by nranks (integer average). `what` names the op.
+  Status allReduce(const void* sendbuf, void* recvbuf, size_t count, mixcclDataType_t type, ReduceOp op,
+                   const void* preScale, bool postDivide, const char* what);
 
   // Wakes a rank asleep in a wait (abort). Safe from any thread.
   void interrupt();

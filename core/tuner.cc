@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <set>
 #include <string>
 #include <string_view>
@@ -17,6 +18,18 @@
 #include "core/shm_fastpath.h"
 
 namespace mixccl {
+
+// One bucket's measured trial (core/tuner.h). Guarded by the tuner's mutex.
+struct TrialState {
+  std::tuple<int, int, size_t, bool> key;  // the bucket's decision key
+  std::string what;                        // "AllReduce of 16 KiB to 32 KiB (4-byte elements, out of place)"
+  std::vector<Candidate> candidates;       // the model's order: [0] is its pick
+  std::vector<std::vector<double>> samples;  // this rank's timed calls of each candidate (us)
+  int samplesEach = 0;
+  int calls = 0;                           // calls that took a turn so far
+  int total() const { return (kTrialWarmupRounds + samplesEach) * static_cast<int>(candidates.size()); }
+};
+
 namespace {
 
 constexpr size_t kMaxCachedSchedules = 256;
@@ -200,6 +213,19 @@ std::vector<double> chooseIslandWeights(const CostModel& model, const std::vecto
 Tuner::Tuner(Topology topology, int rank, std::string name)
     : topology_(std::move(topology)), model_(&topology_), rank_(rank), name_(std::move(name)) {
   if (auto spec = env::get("ALGO", true)) forced_ = parseForcedAlgos(*spec);
+  // Measured trials need a call's time on this host to be the call's time: cpu ranks only (a device
+  // rank's call may only enqueue work), and each with a core of its own, unless MIXCCL_TUNE_MEASURE=2
+  // (on a host with more ranks than cores a call's time is mostly the wait for a descheduled peer:
+  // 4 ranks on 2 cores timed a 4 KiB one-shot at 15-50 us a call where a loop of them ran at 12 us
+  // a call, and ranked it behind recursive doubling, 15 us a call in a loop). Every rank sees the
+  // same topology, so all decide alike.
+  const int64_t measure = env::getInt("TUNE_MEASURE", 1);
+  bool ownCores = true;
+  for (size_t h = 0; h < topology_.hosts.size(); ++h)
+    ownCores = ownCores && topology_.ranksOnHost(static_cast<int>(h)) <= std::max(1, topology_.hosts[h].cores);
+  measure_ = topology_.nranks() >= 2 && measure != 0 && (ownCores || measure >= 2) &&
+             std::all_of(topology_.ranks.begin(), topology_.ranks.end(),
+                         [](const RankInfo& r) { return r.deviceKind == "cpu"; });
   islands_ = topology_.islands();
   weights_ = chooseIslandWeights(model_, islands_, &weightsWhy_);
   if (!weights_.empty()) {
@@ -210,7 +236,62 @@ Tuner::Tuner(Topology topology, int rank, std::string name)
   }
 }
 
-Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, bool inPlace, AlgorithmChoice* out) {
+namespace {
+
+// The choice for one call of a bucket under trial `d` (d.algorithm is the model's pick).
+void takeTurn(const AlgorithmChoice& d, bool mayTrial, AlgorithmChoice* out) {
+  TrialState& t = *d.trial;
+  *out = d;
+  out->trial = nullptr;
+  // A call in a group is timed with the others, and one after the trial's last waits for its
+  // settlement (only a failed agreement leaves a trial unsettled): the model's pick.
+  if (!mayTrial || t.calls >= t.total()) return;
+  const int i = t.calls++;
+  const int k = static_cast<int>(t.candidates.size());
+  const Candidate& c = t.candidates[static_cast<size_t>(i % k)];
+  const int slot = i < kTrialWarmupRounds * k ? -1 : i % k;
+  out->algorithm = c.algorithm;
+  out->chunkCount = std::max<size_t>(1, c.chunkBytes / std::get<2>(t.key));
+  out->predictedUs = c.predictedUs;
+  out->trial = d.trial;
+  out->trialSlot = slot;
+  out->trialLast = t.calls == t.total();
+}
+
+}  // namespace
+
+std::shared_ptr<TrialState> Tuner::planTrial(const DecisionQuery& q, const std::vector<Candidate>& ranked,
+                                             const Candidate& pick) const {
+  if (!measure_ || !(pick.predictedUs < kTrialMaxUs)) return nullptr;
+  auto t = std::make_shared<TrialState>();
+  t->candidates.push_back(pick);
+  // One candidate per algorithm (the model's best chunk for it), and none that builds the same
+  // steps as one already taken or that the model prices within half a percent of one (ring,
+  // Rabenseifner and hier at 2 ranks: the same two exchanges, pieces in another order): timing
+  // twins tells little, and would crowd out the different schedules the model may misjudge.
+  std::vector<std::vector<Schedule>> taken{buildSchedules(q, topology_.nranks(), pick)};
+  for (const Candidate& x : ranked) {
+    if (t->candidates.size() >= kTrialCandidates) break;
+    if (!(x.predictedUs <= pick.predictedUs * kTrialWithin)) continue;
+    bool seen = false;
+    for (const Candidate& y : t->candidates)
+      seen = seen || y.algorithm == x.algorithm || std::abs(x.predictedUs - y.predictedUs) <= 0.005 * y.predictedUs;
+    if (seen) continue;
+    std::vector<Schedule> built = buildSchedules(q, topology_.nranks(), x);
+    for (const auto& other : taken) seen = seen || sameSteps(built, other);
+    if (seen) continue;
+    t->candidates.push_back(x);
+    taken.push_back(std::move(built));
+  }
+  if (t->candidates.size() < 2) return nullptr;
+  const double samples = kTrialBudgetUs / std::max(pick.predictedUs, 1e-3);
+  t->samplesEach = static_cast<int>(std::clamp(samples, double{kTrialMinSamples}, double{kTrialMaxSamples}));
+  t->samples.resize(t->candidates.size());
+  return t;
+}
+
+Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, bool inPlace, AlgorithmChoice* out,
+                     bool mayTrial) {
   const size_t es = dataTypeSize(type);
   const size_t bytes = totalBytes(c, count, es, topology_.nranks());
   const int bucket = bytes == 0 ? 0 : static_cast<int>(std::bit_width(bytes));
@@ -218,7 +299,8 @@ Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, bool inP
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = decisions_.find(k);
   if (it != decisions_.end()) {
-    *out = it->second;
+    if (it->second.trial) takeTurn(it->second, mayTrial, out);
+    else *out = it->second;
     return Status::ok();
   }
 
@@ -251,8 +333,20 @@ Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, bool inP
   choice.algorithm = pick.algorithm;
   choice.chunkCount = std::max<size_t>(1, pick.chunkBytes / es);
   choice.predictedUs = pick.predictedUs;
+  // "AllReduce of 32 KiB to 65535 B (4-byte elements, out of place)", for logs.
+  auto bucketText = [&] {
+    const size_t lo = bucket == 0 ? 0 : size_t{1} << (bucket - 1);
+    return strFormat("%s of %s to %s (%zu-byte elements, %s)", collectiveName(c), sizeText(lo).c_str(),
+                     sizeText(lo == 0 ? 0 : 2 * lo - 1).c_str(), es, inPlace ? "in place" : "out of place");
+  };
+  if (forced == nullptr) choice.trial = planTrial(q, ranked, pick);
+  if (choice.trial) {
+    choice.trial->key = k;
+    choice.trial->what = bucketText();
+  }
   decisions_[k] = choice;
-  *out = choice;
+  if (choice.trial) takeTurn(choice, mayTrial, out);
+  else *out = choice;
 
   if (log::enabled(log::Level::Info)) {
     std::string others;
@@ -261,16 +355,92 @@ Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, bool inP
       others += strFormat("%s%s/%s %.1f us", others.empty() ? "" : ", ", x.algorithm->name, sizeText(x.chunkBytes).c_str(),
                           x.predictedUs);
     }
-    size_t lo = bucket == 0 ? 0 : size_t{1} << (bucket - 1);
-    MIXCCL_INFO("%s rank %d: %s of %s to %s (%zu-byte elements, %s) uses %s with %s chunks, predicted %.1f us (%s); "
-                "alternatives: %s", name_.c_str(), rank_, collectiveName(c), sizeText(lo).c_str(),
-                sizeText(lo == 0 ? 0 : 2 * lo - 1).c_str(), es, inPlace ? "in place" : "out of place",
-                pick.algorithm->name, sizeText(pick.chunkBytes).c_str(), pick.predictedUs,
+    std::string trialText;
+    if (choice.trial) {
+      for (const Candidate& x : choice.trial->candidates)
+        trialText += strFormat("%s%s/%s", trialText.empty() ? "" : ", ", x.algorithm->name, sizeText(x.chunkBytes).c_str());
+      trialText = strFormat("; the next %d calls try %s in turn (%d untimed and %d timed calls each) to settle it",
+                            choice.trial->total(), trialText.c_str(), kTrialWarmupRounds, choice.trial->samplesEach);
+    }
+    MIXCCL_INFO("%s rank %d: %s uses %s with %s chunks, predicted %.1f us (%s); alternatives: %s%s", name_.c_str(),
+                rank_, bucketText().c_str(), pick.algorithm->name, sizeText(pick.chunkBytes).c_str(), pick.predictedUs,
                 forced != nullptr ? ("forced by " + forcedSource_).c_str()
                                   : "least predicted time; within 0.5 %, the earlier registered wins",
-                others.empty() ? "none" : others.c_str());
+                others.empty() ? "none" : others.c_str(), trialText.c_str());
   }
   return Status::ok();
+}
+
+bool Tuner::recordTrial(const AlgorithmChoice& choice, double us) {
+  if (!choice.trial) return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  TrialState& t = *choice.trial;
+  if (choice.trialSlot >= 0 && static_cast<size_t>(choice.trialSlot) < t.samples.size())
+    t.samples[static_cast<size_t>(choice.trialSlot)].push_back(us);
+  return choice.trialLast;
+}
+
+std::vector<Candidate> Tuner::trialCandidates(const AlgorithmChoice& choice) {
+  if (!choice.trial) return {};
+  std::lock_guard<std::mutex> lock(mutex_);
+  return choice.trial->candidates;
+}
+
+void Tuner::returnTurn(const AlgorithmChoice& choice) {
+  if (!choice.trial) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (choice.trial->calls > 0) --choice.trial->calls;
+}
+
+std::vector<double> Tuner::trialTimes(const AlgorithmChoice& choice) {
+  if (!choice.trial) return {};
+  std::lock_guard<std::mutex> lock(mutex_);
+  // The median of each candidate's calls: a call's time on one rank swings with when the others
+  // arrive (a rank that arrives first waits inside its call), and the fastest call of a few is the
+  // one where this rank came last, which ranks the algorithms by luck more than by speed.
+  std::vector<double> out;
+  for (std::vector<double> v : choice.trial->samples) {
+    if (v.empty()) {
+      out.push_back(std::numeric_limits<double>::infinity());
+      continue;
+    }
+    std::sort(v.begin(), v.end());
+    const size_t m = v.size() / 2;
+    out.push_back(v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]));
+  }
+  return out;
+}
+
+void Tuner::settleTrial(const AlgorithmChoice& choice, const std::vector<double>& agreedUs) {
+  if (!choice.trial) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  const TrialState& t = *choice.trial;
+  auto it = decisions_.find(t.key);
+  if (it == decisions_.end() || it->second.trial != choice.trial) return;  // decisions were reset meanwhile
+  // The model's pick stays unless another candidate was measured faster by more than the margin.
+  size_t win = 0;
+  if (agreedUs.size() == t.candidates.size()) {
+    for (size_t i = 1; i < agreedUs.size(); ++i)
+      if (agreedUs[i] < agreedUs[win] * (win == 0 ? 1.0 - kTrialMargin : 1.0)) win = i;
+  }
+  const Candidate& w = t.candidates[win];
+  AlgorithmChoice settled;
+  settled.algorithm = w.algorithm;
+  settled.chunkCount = std::max<size_t>(1, w.chunkBytes / std::get<2>(t.key));
+  settled.predictedUs = w.predictedUs;
+  it->second = settled;
+  settled_.fetch_add(1, std::memory_order_relaxed);
+  if (log::enabled(log::Level::Info)) {
+    std::string times;
+    for (size_t i = 0; i < t.candidates.size(); ++i) {
+      times += strFormat("%s%s/%s %.2f us (predicted %.1f)", times.empty() ? "" : ", ", t.candidates[i].algorithm->name,
+                         sizeText(t.candidates[i].chunkBytes).c_str(), i < agreedUs.size() ? agreedUs[i] : -1.0,
+                         t.candidates[i].predictedUs);
+    }
+    MIXCCL_INFO("%s rank %d: %s %s %s with %s chunks after timing its candidates (the mean over ranks of each "
+                "rank's median call of each: %s)", name_.c_str(), rank_, t.what.c_str(),
+                win == 0 ? "keeps" : "switches to", w.algorithm->name, sizeText(w.chunkBytes).c_str(), times.c_str());
+  }
 }
 
 std::shared_ptr<const Schedule> Tuner::schedule(const Algorithm* algorithm, const CollectiveArgs& args) {
@@ -320,9 +490,9 @@ void Tuner::costOneShotFastPath(std::vector<Candidate>* ranked, size_t bytes) co
 }
 
 Status chooseAlgorithm(mixcclComm* comm, Collective c, size_t count, mixcclDataType_t type, bool inPlace,
-                       AlgorithmChoice* out) {
+                       AlgorithmChoice* out, bool mayTrial) {
   if (!comm->tuner) return errorStatus(mixcclInternalError, "communicator has no tuner (init did not finish)");
-  return comm->tuner->choose(c, count, type, inPlace, out);
+  return comm->tuner->choose(c, count, type, inPlace, out, mayTrial);
 }
 
 }  // namespace mixccl

@@ -10,8 +10,24 @@
 //   MIXCCL_ALGO=allreduce:ring;broadcast:tree per collective (',' also separates entries)
 //   MIXCCL_ALGO=allreduce:auto;ring           "auto" is the tuner's own pick (the first match wins)
 // MIXCCL_CHUNK_BYTES forces the chunk size.
+//
+// Measured selection. The model's ranking of algorithms it predicts close together is the least
+// certain (at 2 ranks it priced one-shot and two-shot dearest where they measure fastest). Where
+// every rank computes on the cpu with a core of its own (a call's time is then the host's own: a
+// device rank's call may only enqueue work, and on a host with more ranks than cores a call's time
+// is mostly the wait for a descheduled peer; MIXCCL_TUNE_MEASURE=2 times there too), and the model
+// puts other algorithms within kTrialWithin of its pick at a size it predicts under kTrialMaxUs,
+// the bucket starts as a trial: its first calls take turns between those candidates
+// (kTrialWarmupRounds untimed turns of each, then timed ones), each rank keeps the median of its
+// timed calls of each, and after the trial's last call the ranks agree on the mean over ranks of
+// those medians (a small internal all-reduce, core/op.cc). The candidate measured fastest by more
+// than kTrialMargin over the model's pick replaces it, for good; MIXCCL_DEBUG=INFO logs the
+// settlement with the times. Every rank sees the same calls in the same order (NCCL's rule), so
+// every rank takes the same turns and settles at the same call. MIXCCL_TUNE_MEASURE=0 keeps the
+// model's pick (set it alike on every rank, as MIXCCL_ALGO).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -31,11 +47,30 @@ struct mixcclComm;
 
 namespace mixccl {
 
+struct TrialState;  // a bucket's measured trial (core/tuner.cc)
+
 struct AlgorithmChoice {
   const Algorithm* algorithm = nullptr;
   size_t chunkCount = 0;
   double predictedUs = 0;
+  // Set on a call that belongs to a measured trial: the caller times it and hands the time to
+  // Tuner::recordTrial (no trial for calls in a group, or where choose() was told not to time).
+  std::shared_ptr<TrialState> trial;
+  int trialSlot = -1;      // the candidate this call is timed for; -1: an untimed warm-up turn
+  bool trialLast = false;  // the trial's last call: the ranks agree on the winner right after it
 };
+
+// Measured selection's limits (see above).
+constexpr double kTrialWithin = 1.6;      // candidates: predicted at most this many times the pick's
+constexpr double kTrialMaxUs = 2000;      // only sizes the model predicts faster than this
+constexpr size_t kTrialCandidates = 3;    // at most this many: one chunk size per algorithm, no twins
+constexpr int kTrialWarmupRounds = 6;     // untimed first turns of every candidate: they build its
+                                          // schedules and touch the shm ring pages of links only it
+                                          // uses for the first time (0.1-3 ms a call on this VM)
+constexpr double kTrialBudgetUs = 30;     // timed calls per candidate: this over the prediction,
+constexpr int kTrialMinSamples = 5;       //   clamped to [kTrialMinSamples, kTrialMaxSamples]
+constexpr int kTrialMaxSamples = 12;
+constexpr double kTrialMargin = 0.05;     // the model's pick stays unless beaten by more than 5 %
 
 // One entry of MIXCCL_ALGO or config.algorithms: "ring" (every collective that has it) or
 // "allreduce:ring".
@@ -59,7 +94,26 @@ class Tuner {
   // Why these weights ("equal", or which measured rate and the predicted gain), for logs and tools.
   const std::string& islandWeightsWhy() const { return weightsWhy_; }
 
-  Status choose(Collective c, size_t count, mixcclDataType_t type, bool inPlace, AlgorithmChoice* out);
+  // The choice for one call. With mayTrial, a call in a bucket under trial runs the trial's next
+  // candidate (out->trial says so); without, it runs the model's pick and the trial does not advance.
+  Status choose(Collective c, size_t count, mixcclDataType_t type, bool inPlace, AlgorithmChoice* out,
+                bool mayTrial = false);
+  // A trial call took `us` on this rank. True when it was the trial's last call: then the ranks
+  // agree (the mean over ranks of each one's trialTimes(), its median per candidate) and every rank
+  // calls settleTrial.
+  bool recordTrial(const AlgorithmChoice& choice, double us);
+  std::vector<double> trialTimes(const AlgorithmChoice& choice);
+  // The candidates a trial times, the model's pick first (empty without a trial): for tools.
+  std::vector<Candidate> trialCandidates(const AlgorithmChoice& choice);
+  // A trial call failed: its turn is given back (the next call takes it again).
+  void returnTurn(const AlgorithmChoice& choice);
+  // Ends the trial of choice.trial with the ranks' agreed times (one per candidate, in trial order).
+  void settleTrial(const AlgorithmChoice& choice, const std::vector<double>& agreedUs);
+  // Whether buckets may be decided by measured trials (all-cpu communicator, a core per rank or
+  // MIXCCL_TUNE_MEASURE=2; not MIXCCL_TUNE_MEASURE=0).
+  bool measures() const { return measure_; }
+  // Trials settled so far (tests and tools).
+  int trialsSettled() const { return settled_.load(std::memory_order_relaxed); }
   // The schedule for args built by `algorithm`, from the cache when it was built before.
   std::shared_ptr<const Schedule> schedule(const Algorithm* algorithm, const CollectiveArgs& args);
   // The shm fast path (core/shm_fastpath.h) runs "oneshot" all-reduce up to maxBytes per rank: cost
@@ -78,6 +132,9 @@ class Tuner {
  private:
   void costOneShotFastPath(std::vector<Candidate>* ranked, size_t bytes) const;
   Status forcedFor(Collective c, const Algorithm** out) const;
+  // The trial for a new decision, or nullptr where the model's pick stands alone.
+  std::shared_ptr<TrialState> planTrial(const DecisionQuery& q, const std::vector<Candidate>& ranked,
+                                        const Candidate& pick) const;
 
   using DecisionKey = std::tuple<int, int, size_t, bool>;  // collective, log2 bucket, element size, in place
   using ScheduleKey = std::tuple<const Algorithm*, int, size_t, int, bool, size_t>;
@@ -95,6 +152,8 @@ class Tuner {
   size_t fastPathMaxBytes_ = 0;  // 0: no fast path
   std::vector<ForcedAlgo> forced_;
   std::string forcedSource_ = "MIXCCL_ALGO";
+  bool measure_ = false;
+  std::atomic<int> settled_{0};
 };
 
 // Island weights for the hierarchical algorithms (algorithms/islands.h): candidate weightings from
@@ -105,6 +164,6 @@ std::vector<double> chooseIslandWeights(const CostModel& model, const std::vecto
 
 // The communicator's tuner decides (comm->tuner); used by core/op.cc.
 Status chooseAlgorithm(mixcclComm* comm, Collective c, size_t count, mixcclDataType_t type, bool inPlace,
-                       AlgorithmChoice* out);
+                       AlgorithmChoice* out, bool mayTrial = false);
 
 }  // namespace mixccl

@@ -33,21 +33,7 @@ std::vector<Candidate> rankCandidates(const CostModel& model, const DecisionQuer
     if (!q.onlyAlgorithm.empty() && strcasecmp(q.onlyAlgorithm.c_str(), algo.name) != 0) continue;
     std::vector<Schedule> previous;
     for (size_t chunk : chunks) {
-      CollectiveArgs args;
-      args.collective = q.collective;
-      args.nranks = n;
-      args.count = q.count;
-      args.root = q.root;
-      args.inPlace = q.inPlace;
-      args.chunkCount = std::max<size_t>(1, chunk / q.elementBytes);
-      args.island = q.island;
-      args.islandWeight = q.islandWeight;
-      std::vector<Schedule> schedules;
-      schedules.reserve(static_cast<size_t>(n));
-      for (int r = 0; r < n; ++r) {
-        args.rank = r;
-        schedules.push_back(algo.build(args));
-      }
+      std::vector<Schedule> schedules = buildSchedules(q, n, Candidate{&algo, chunk, 0});
       // The same schedule shape with another chunk size would cost the same: list it once.
       if (!previous.empty() && sameSchedules(previous, schedules)) continue;
       out.push_back({&algo, chunk, model.predictUs(schedules, q.elementBytes)});
@@ -68,6 +54,45 @@ std::vector<Candidate> rankCandidates(const CostModel& model, const DecisionQuer
                    [](const Candidate& a, const Candidate& b) { return a.predictedUs < b.predictedUs; });
   out.insert(out.begin(), first);
   return out;
+}
+
+std::vector<Schedule> buildSchedules(const DecisionQuery& q, int nranks, const Candidate& c) {
+  CollectiveArgs args;
+  args.collective = q.collective;
+  args.nranks = nranks;
+  args.count = q.count;
+  args.root = q.root;
+  args.inPlace = q.inPlace;
+  args.chunkCount = std::max<size_t>(1, c.chunkBytes / q.elementBytes);
+  args.island = q.island;
+  args.islandWeight = q.islandWeight;
+  std::vector<Schedule> out;
+  out.reserve(static_cast<size_t>(nranks));
+  for (int r = 0; r < nranks; ++r) {
+    args.rank = r;
+    out.push_back(c.algorithm->build(args));
+  }
+  return out;
+}
+
+bool sameSteps(const std::vector<Schedule>& a, const std::vector<Schedule>& b) {
+  auto sameRegion = [](const Region& x, const Region& y) {
+    return x.buf == y.buf && x.offset == y.offset && x.count == y.count;
+  };
+  if (!sameSchedules(a, b)) return false;
+  for (size_t r = 0; r < a.size(); ++r) {
+    if (a[r].scratchCount != b[r].scratchCount) return false;
+    for (size_t k = 0; k < a[r].rounds.size(); ++k) {
+      const std::vector<Step>& x = a[r].rounds[k].steps;
+      const std::vector<Step>& y = b[r].rounds[k].steps;
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (x[i].kind != y[i].kind || x[i].peer != y[i].peer || !sameRegion(x[i].src, y[i].src) ||
+            !sameRegion(x[i].src2, y[i].src2) || !sameRegion(x[i].dst, y[i].dst))
+          return false;
+      }
+    }
+  }
+  return true;
 }
 
 std::string sizeText(size_t bytes) {

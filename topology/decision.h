@@ -38,6 +38,12 @@ struct DecisionQuery {
 // algorithm whose schedule does not depend on the chunk size is listed once.
 std::vector<Candidate> rankCandidates(const CostModel& model, const DecisionQuery& q);
 
+// Every rank's schedule for candidate c under q (for comparing candidates' schedules).
+std::vector<Schedule> buildSchedules(const DecisionQuery& q, int nranks, const Candidate& c);
+// Whether two sets of schedules do the same steps in the same rounds (the algorithm names aside):
+// at some rank counts several algorithms build the same thing (ring, Rabenseifner and hier at 2).
+bool sameSteps(const std::vector<Schedule>& a, const std::vector<Schedule>& b);
+
 // "8 B", "4 KiB", "64 MiB".
 std::string sizeText(size_t bytes);
 

@@ -87,6 +87,19 @@ void printTables(const Topology& t, const Options& o) {
                             Collective::Gather,    Collective::Scatter};
   std::printf("\n# Decision tables: %d rank(s), %d-byte elements, %s; sizes are of the whole operation\n",
               t.nranks(), o.elementBytes, o.inPlace ? "in place" : "out of place");
+  // Which rows a live communicator settles by timing (measured trials, core/tuner.h): asked of a
+  // tuner built from this topology and this environment, as the communicator's is.
+  Tuner tuner(t, 0, "mixccl-topo");
+  const mixcclDataType_t type = o.elementBytes == 1   ? mixcclUint8
+                                : o.elementBytes == 2 ? mixcclFloat16
+                                : o.elementBytes == 8 ? mixcclFloat64
+                                                      : mixcclFloat32;
+  std::printf("# Measured trials: %s\n",
+              tuner.measures()
+                  ? "on; a row marked 'timed' is settled at run time by timing those candidates on its first calls "
+                    "(the fastest by more than 5 % replaces the model's pick; MIXCCL_TUNE_MEASURE=0 turns this off)"
+                  : "off (they need every rank on the cpu with a core of its own, MIXCCL_TUNE_MEASURE=2 times "
+                    "oversubscribed hosts too, and MIXCCL_TUNE_MEASURE=0 turns them off): the table is the choice");
   for (Collective c : all) {
     std::string name = collectiveName(c);
     std::string lowered;
@@ -109,8 +122,16 @@ void printTables(const Topology& t, const Options& o) {
       for (size_t i = 1; i < ranked.size() && (o.allCandidates || i < 2); ++i)
         rest += (rest.empty() ? "" : ", ") + std::string(ranked[i].algorithm->name) + "/" +
                 sizeText(ranked[i].chunkBytes) + " " + timeText(ranked[i].predictedUs);
-      std::printf("%12s  %-14s %-10s %12s   %s\n", sizeText(bytes).c_str(), best.algorithm->name,
-                  sizeText(best.chunkBytes).c_str(), timeText(best.predictedUs).c_str(), rest.empty() ? "-" : rest.c_str());
+      std::string timed;
+      AlgorithmChoice choice;
+      if (tuner.measures() && static_cast<size_t>(o.elementBytes) == dataTypeSize(type) &&
+          tuner.choose(c, q.count, type, o.inPlace, &choice, true).isOk()) {
+        for (const Candidate& x : tuner.trialCandidates(choice))
+          timed += (timed.empty() ? "; timed: " : ", ") + std::string(x.algorithm->name) + "/" + sizeText(x.chunkBytes);
+      }
+      std::printf("%12s  %-14s %-10s %12s   %s%s\n", sizeText(bytes).c_str(), best.algorithm->name,
+                  sizeText(best.chunkBytes).c_str(), timeText(best.predictedUs).c_str(), rest.empty() ? "-" : rest.c_str(),
+                  timed.c_str());
       if (bytes > (parseBytes(o.maxBytes) / static_cast<size_t>(o.factor))) break;
     }
   }

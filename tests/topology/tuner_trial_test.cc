@@ -1,0 +1,199 @@
+// The tuner's measured trials (core/tuner.h): where the model ranks algorithms close together, a
+// bucket's first calls take turns between them, the ranks agree on the times, and the fastest
+// wins. On a tuner built from a topology: the turns, the settlement, the margin, and where trials
+// are not made. On live communicators (multi-process): every call stays right through a trial and
+// after it, and every rank settles on the same algorithm.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/comm.h"
+#include "core/tuner.h"
+#include "mp_harness.h"
+
+namespace mixccl {
+namespace {
+
+using mixccl_test::runRanks;
+
+Topology cpuRanks(int n) {
+  Topology t;
+  HostInfo h;
+  h.cores = n;
+  t.hosts.push_back(h);
+  for (int r = 0; r < n; ++r) t.ranks.push_back({0, "cpu", r});
+  t.addLinkClass({"shm", 1.0, 10.0, "test"});
+  t.deviceRates.push_back({"cpu", 20.0, 10.0, "test"});
+  t.connectByHost("shm", "shm");
+  return t;
+}
+
+// The first all-reduce size (floats, powers of two from 1) whose bucket the tuner puts on trial, 0
+// if none up to 16 Mi elements. Asking without mayTrial neither starts nor advances a trial's turns.
+size_t firstTrialCount(Tuner& tuner, AlgorithmChoice* first) {
+  for (size_t count = 1; count <= (size_t{1} << 24); count *= 2) {
+    AlgorithmChoice c;
+    EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, false, &c, true).isOk());
+    if (c.trial) {
+      *first = c;
+      return count;
+    }
+  }
+  return 0;
+}
+
+// Runs a trial to its end, timing candidate `fastSlot` at fastUs and the others at slowUs; returns
+// the algorithm each slot ran.
+std::map<int, const Algorithm*> runTrial(Tuner& tuner, size_t count, AlgorithmChoice c, int fastSlot, double fastUs,
+                                         double slowUs, int* calls) {
+  std::map<int, const Algorithm*> slots;
+  std::vector<const Algorithm*> warmups;
+  *calls = 1;
+  for (;;) {
+    if (c.trialSlot >= 0) {
+      EXPECT_TRUE(slots.count(c.trialSlot) == 0 || slots[c.trialSlot] == c.algorithm);
+      slots[c.trialSlot] = c.algorithm;
+    } else {
+      EXPECT_TRUE(slots.empty()) << "an untimed turn after a timed one";
+      warmups.push_back(c.algorithm);
+    }
+    bool last = tuner.recordTrial(c, c.trialSlot == fastSlot ? fastUs : slowUs);
+    EXPECT_EQ(last, c.trialLast);
+    if (last) break;
+    AlgorithmChoice model;  // a grouped call meanwhile: the model's pick, no turn taken
+    EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, false, &model).isOk());
+    EXPECT_EQ(model.trial, nullptr);
+    EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, false, &c, true).isOk());
+    EXPECT_NE(c.trial, nullptr);
+    if (!c.trial || ++*calls > 1000) break;
+  }
+  std::vector<double> times = tuner.trialTimes(c);
+  EXPECT_EQ(times.size(), slots.size());
+  // Every candidate's untimed turns come first, in the candidates' order.
+  EXPECT_EQ(warmups.size(), kTrialWarmupRounds * slots.size());
+  for (size_t i = 0; i < warmups.size(); ++i) EXPECT_EQ(warmups[i], slots[static_cast<int>(i % slots.size())]);
+  tuner.settleTrial(c, times);
+  return slots;
+}
+
+TEST(TunerTrial, CloseCandidatesTakeTurnsAndTheFastestWins) {
+  Tuner tuner(cpuRanks(4), 0, "test");
+  ASSERT_TRUE(tuner.measures());
+  AlgorithmChoice first;
+  size_t count = firstTrialCount(tuner, &first);
+  ASSERT_GT(count, 0u) << "no size of a 4-rank cpu all-reduce has candidates within " << kTrialWithin << "x";
+  const Algorithm* modelPick = first.algorithm;
+  int calls = 0;
+  std::map<int, const Algorithm*> slots = runTrial(tuner, count, first, 1, 10.0, 20.0, &calls);
+  ASSERT_GE(slots.size(), 2u);
+  EXPECT_LE(slots.size(), kTrialCandidates);
+  EXPECT_EQ(slots[0], modelPick);  // the model's pick is candidate 0
+  EXPECT_NE(slots[1], modelPick);
+  EXPECT_GE(calls, (kTrialWarmupRounds + kTrialMinSamples) * static_cast<int>(slots.size()));
+  EXPECT_LE(calls, (kTrialWarmupRounds + kTrialMaxSamples) * static_cast<int>(slots.size()));
+  EXPECT_EQ(tuner.trialsSettled(), 1);
+
+  AlgorithmChoice after;
+  ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, false, &after, true).isOk());
+  EXPECT_EQ(after.trial, nullptr);
+  EXPECT_EQ(after.algorithm, slots[1]);  // measured fastest, by half
+}
+
+TEST(TunerTrial, TheModelsPickStaysUnlessClearlyBeaten) {
+  Tuner tuner(cpuRanks(4), 0, "test");
+  AlgorithmChoice first;
+  size_t count = firstTrialCount(tuner, &first);
+  ASSERT_GT(count, 0u);
+  const Algorithm* modelPick = first.algorithm;
+  int calls = 0;
+  // Candidate 1 is 2 % faster: inside the margin, so the model's pick stays.
+  runTrial(tuner, count, first, 1, 9.8, 10.0, &calls);
+  AlgorithmChoice after;
+  ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, false, &after, true).isOk());
+  EXPECT_EQ(after.trial, nullptr);
+  EXPECT_EQ(after.algorithm, modelPick);
+}
+
+TEST(TunerTrial, NoTrialsWhenForcedTurnedOffOversubscribedOrOnDevices) {
+  {
+    Tuner tuner(cpuRanks(4), 0, "test");
+    tuner.forceAlgorithms("allreduce:ring", "test");
+    AlgorithmChoice c;
+    EXPECT_EQ(firstTrialCount(tuner, &c), 0u);
+  }
+  {
+    setenv("MIXCCL_TUNE_MEASURE", "0", 1);
+    Tuner tuner(cpuRanks(4), 0, "test");
+    unsetenv("MIXCCL_TUNE_MEASURE");
+    EXPECT_FALSE(tuner.measures());
+    AlgorithmChoice c;
+    EXPECT_EQ(firstTrialCount(tuner, &c), 0u);
+  }
+  {
+    // More ranks than cores: a call's time is mostly the wait for a descheduled peer. =2 times anyway.
+    Topology t = cpuRanks(4);
+    t.hosts[0].cores = 2;
+    EXPECT_FALSE(Tuner(t, 0, "test").measures());
+    setenv("MIXCCL_TUNE_MEASURE", "2", 1);
+    Tuner forced(t, 0, "test");
+    unsetenv("MIXCCL_TUNE_MEASURE");
+    EXPECT_TRUE(forced.measures());
+  }
+  {
+    // A device rank's call may only enqueue work: its time on the host says nothing.
+    Topology t = cpuRanks(4);
+    t.ranks[3].deviceKind = "emu";
+    Tuner tuner(t, 0, "test");
+    EXPECT_FALSE(tuner.measures());
+  }
+  EXPECT_FALSE(Tuner(cpuRanks(1), 0, "test").measures());
+}
+
+// Each rank: all-reduces of several sizes, 60 calls each (enough for any trial: at most 45), every output
+// checked in full; then every trial settled and every rank holds the same choice for every size.
+// Trials are forced on (MIXCCL_TUNE_MEASURE=2) so that 3 and 4 ranks on a 2-core machine have them.
+void trialsOnALiveCommunicator(int rank, int nranks, const mixcclUniqueId& id) {
+  setenv("MIXCCL_TUNE_MEASURE", "2", 1);  // also where the ranks outnumber this machine's cores
+  mixcclComm_t comm = nullptr;
+  MP_CHECK_OK(mixcclCommInitRank(&comm, nranks, id, rank), nullptr);
+  MP_CHECK(comm->tuner->measures(), "a cpu communicator should time its trials");
+  const std::vector<size_t> counts{2, 1000, 8192, 65536};  // 8 B, 4 KB (fast path), 32 KiB, 256 KiB
+  const float ranksSum = static_cast<float>(nranks * (nranks + 1) / 2);
+  for (size_t count : counts) {
+    std::vector<float> in(count), out(count);
+    for (int i = 0; i < 60; ++i) {
+      for (size_t j = 0; j < count; ++j) in[j] = static_cast<float>((rank + 1) * static_cast<int>(j % 13 + 1) + i);
+      MP_CHECK_OK(mixcclAllReduce(in.data(), out.data(), count, mixcclFloat32, mixcclSum, comm, nullptr), comm);
+      size_t bad = 0;
+      for (size_t j = 0; j < count; ++j)
+        if (out[j] != ranksSum * static_cast<float>(j % 13 + 1) + static_cast<float>(nranks * i)) ++bad;
+      MP_EXPECT(bad == 0, "count %zu call %d: %zu of %zu elements wrong", count, i, bad, count);
+    }
+  }
+  MP_EXPECT(comm->tuner->trialsSettled() >= 1, "no trial settled in 4 sizes x 60 calls");
+  for (size_t count : counts) {
+    AlgorithmChoice c;
+    MP_CHECK(comm->tuner->choose(Collective::AllReduce, count, mixcclFloat32, false, &c).isOk(), "choose");
+    MP_EXPECT(c.trial == nullptr, "count %zu: still on trial after 60 calls", count);
+    std::vector<int32_t> mine{static_cast<int32_t>(c.algorithm - &allAlgorithms()[0])}, all(static_cast<size_t>(nranks));
+    MP_CHECK_OK(mixcclAllGather(mine.data(), all.data(), 1, mixcclInt32, comm, nullptr), comm);
+    for (int r = 0; r < nranks; ++r)
+      MP_EXPECT(all[static_cast<size_t>(r)] == mine[0], "count %zu: rank %d settled on %s, rank %d on %s", count, r,
+                allAlgorithms()[static_cast<size_t>(all[static_cast<size_t>(r)])].name, rank, c.algorithm->name);
+  }
+  MP_CHECK_OK(mixcclCommDestroy(comm), nullptr);
+}
+
+TEST(TunerTrial, LiveCommunicatorsSettleAlikeAndStayRight) {
+  for (int n : {2, 3, 4}) {
+    auto summary = runRanks(n, trialsOnALiveCommunicator);
+    EXPECT_TRUE(summary.ok()) << n << " ranks: " << summary.describe();
+  }
+}
+
+}  // namespace
+}  // namespace mixccl
