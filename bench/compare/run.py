@@ -10,8 +10,8 @@ For each rank count it runs, in turn and --repeat times (alternating, so that a 
 shared machine hits every system alike), mixccl-perf, the OpenMPI timer (mpi_allreduce.c under
 mpirun) and the Gloo timer (gloo_allreduce.py), keeps each system's best time per size, and prints
 latency and bus bandwidth with the ratios mixccl/peer. Then a sweep: mixccl with every all-reduce
-algorithm forced (one communicator each, timed in turn inside one mixccl-perf run: --algos) against
-the tuner's own pick. It writes JSON and a PNG plot
+algorithm forced (one communicator each, timed in turn inside one mixccl-perf run: --algos, in
+rounds where every communicator takes its turn: --rounds) against the tuner's own pick. It writes JSON and a PNG plot
 (bus bandwidth against size, one line per system) and checks the issue's targets.
 """
 import argparse
@@ -117,10 +117,11 @@ class Systems:
         """{bytes: (time_us, busbw)} from mixccl-perf (out of place, float sum, unchecked: speed only)."""
         return self.mixccl_algorithms(nranks, None, env, factor)[None]
 
-    def mixccl_algorithms(self, nranks, algos, env=None, factor=2):
+    def mixccl_algorithms(self, nranks, algos, env=None, factor=2, rounds=1):
         """{algorithm: {bytes: (time_us, busbw)}}: with a list, one mixccl-perf run times every algorithm
         in turn at each size (--algos: a communicator each, 'auto' the tuner's pick); without, the key is
-        None."""
+        None. With rounds > 1 the timed calls run in that many rounds, the communicators taking turns
+        round by round, and each keeps its fastest round (mixccl-perf --rounds)."""
         out = {}
         for (a, b, iters, warm) in self._ranges(factor):
             path = os.path.join(self.tmp, f"perf-{nranks}-{a}.json")
@@ -128,6 +129,12 @@ class Systems:
                    "-n", str(iters), "-w", str(warm), "-c", "0", "--json", path]
             if algos:
                 cmd += ["--algos", ",".join(algos)]
+            if rounds > 1:
+                # At least 10 calls a round: a round's first call absorbs how unevenly the ranks left
+                # the barrier before it, which at 4 ranks on 2 cores is tens of microseconds.
+                iters = max(iters, 10 * rounds)
+                cmd[cmd.index("-n") + 1] = str(iters)
+                cmd += ["--rounds", str(rounds)]
             run(cmd, env=env)
             with open(path) as f:
                 doc = json.load(f)
@@ -199,8 +206,13 @@ def main():
     ap.add_argument("--iters-large", type=int, default=20, help="timed iterations above 64 KiB")
     ap.add_argument("--no-gloo", action="store_true", help="skip Gloo (it takes most of the time)")
     ap.add_argument("--no-sweep", action="store_true", help="skip the forced-algorithm sweep")
+    ap.add_argument("--sweep-rounds", type=int, default=8,
+                    help="the sweep's timed calls run in this many rounds, the communicators taking turns; "
+                         "each keeps its fastest round (1: one block each, as before 2026-12-04)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "compare"), help="where JSON and PNG go")
     args = ap.parse_args()
+    if args.sweep_rounds < 1:
+        ap.error(f"--sweep-rounds {args.sweep_rounds}: give 1 or more (1 times each communicator in one block)")
 
     systems = Systems(args)
     os.makedirs(args.out, exist_ok=True)
@@ -261,10 +273,14 @@ def main():
             for rep in range(args.repeat):
                 # One process times the tuner ('auto') and every algorithm in turn at each size, each on
                 # its own communicator (mixccl-perf --algos), so a noisy spell or a slow memory mode hits
-                # them alike. The tuner runs twice, first and last: how far its two communicators' best
-                # times differ is the resolution of this machine at that size (the noise column).
+                # them alike; the calls run in rounds, every communicator taking its turn in each, so a
+                # spell of this VM's noise (2x for tens of milliseconds at 4 ranks) spoils a round of
+                # every algorithm rather than all of one. The tuner runs twice, first and last: how far
+                # its two communicators' best times differ is the resolution of this machine at that
+                # size (the noise column).
                 try:
-                    got = systems.mixccl_algorithms(n, ["auto"] + algos + ["auto"], factor=8)
+                    got = systems.mixccl_algorithms(n, ["auto"] + algos + ["auto"], factor=8,
+                                                    rounds=args.sweep_rounds)
                 except RuntimeError as e:
                     print(f"compare: the sweep failed: {e}")
                     continue

@@ -115,6 +115,11 @@ bool parseOptions(int argc, char** argv, Options* out, int* exitCode) {
   auto* stepOpt = app.add_option("-i,--stepbytes", stepText, "add this many bytes each step (default 1M)");
   app.add_option("-n,--iters", o.iters, "timed iterations per size")->capture_default_str();
   app.add_option("-w,--warmup_iters", o.warmupIters, "untimed iterations before timing")->capture_default_str();
+  app.add_option("--rounds", o.rounds,
+                 "split the -n timed iterations into this many rounds and report each size's fastest round; with "
+                 "--algos the communicators take turns round by round, so a noisy spell of the machine spoils one "
+                 "round of every algorithm, not all of one")
+      ->capture_default_str();
   app.add_option("-c,--check", o.check, "1: verify every output element after timing; 0: skip")->capture_default_str();
   app.add_option("-d,--datatype", o.dtypeArg, "data type, or all")->capture_default_str();
   app.add_option("-o,--op", o.redopArg, "reduction: sum prod max min avg premulsum, or all")->capture_default_str();
@@ -155,6 +160,10 @@ bool parseOptions(int argc, char** argv, Options* out, int* exitCode) {
       throw std::invalid_argument("-b " + minText + " is larger than -e " + maxText);
     if (o.iters < 1) throw std::invalid_argument("-n must be at least 1");
     if (o.warmupIters < 0) throw std::invalid_argument("-w must be at least 0");
+    if (o.rounds < 1) throw std::invalid_argument("--rounds must be at least 1");
+    if (o.rounds > o.iters)
+      throw std::invalid_argument("--rounds " + std::to_string(o.rounds) + " is more than -n " +
+                                  std::to_string(o.iters) + ": every round needs at least one timed iteration");
     if (o.check < 0) throw std::invalid_argument("-c must be 0 or 1");
     if (o.root < 0) throw std::invalid_argument("-r must be a rank (0 or more)");
     if (app.count("--np") > 0 && o.nprocs < 1)

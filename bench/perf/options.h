@@ -21,6 +21,7 @@ struct Options {
   size_t stepBytes = 1u << 20;        // -i: used otherwise
   int iters = 20;                     // -n
   int warmupIters = 1;                // -w
+  int rounds = 1;                     // --rounds: the timed iterations split into rounds, the fastest kept
   int check = 1;                      // -c: 0 skips validation
   std::vector<mixcclDataType_t> dtypes;  // -d (several with "all")
   std::vector<RedOp> redops;             // -o (several with "all")

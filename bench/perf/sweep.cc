@@ -184,10 +184,7 @@ class Sweep {
         std::vector<std::unique_ptr<NativeRedOp>> natives;  // premulsum lives per communicator
         for (const Variant& v : variants.list()) natives.push_back(std::make_unique<NativeRedOp>(op, type, v.comm));
         for (size_t bytes : sweepSizes(o_)) {
-          for (size_t i = 0; i < variants.list().size(); ++i) {
-            const Variant& v = variants.list()[i];
-            Row row = measure(v.comm, bytes, type, op, natives[i]->get(), buffers);
-            row.algorithm = v.algorithm;
+          for (const Row& row : measure(variants, natives, bytes, type, op, buffers)) {
             if (w_.rank == 0) report_.printRow(row);
             else report_.keepRow(row);
           }
@@ -197,25 +194,36 @@ class Sweep {
   }
 
  private:
-  Row measure(mixcclComm_t comm, size_t bytes, mixcclDataType_t type, RedOp op, mixcclRedOp_t nativeOp, Buffers& b) {
+  // One size on every communicator of the sweep: a row each. The timed iterations run in rounds
+  // (--rounds); in each round every communicator takes its turn, out of place and then in place, and a
+  // row keeps its fastest round. With one round this is nccl-tests' plain warm-up-then-time.
+  // Every communicator's calls start from the same barrier, on the sweep's own communicator: the
+  // first timed call absorbs how unevenly the ranks leave the barrier, and a barrier run by each
+  // communicator's own algorithm made that differ by algorithm (4 ranks on 2 cores, 256 KiB in rounds
+  // of 4 calls: the tuner's communicator, whose barrier is the fast path's, timed 1.04-1.31x the same
+  // Rabenseifner forced; from one barrier, 0.93-1.08x with 10 calls a round).
+  std::vector<Row> measure(const Variants& variants, const std::vector<std::unique_ptr<NativeRedOp>>& natives,
+                           size_t bytes, mixcclDataType_t type, RedOp op, Buffers& b) {
     const CollectiveInfo& info = collectiveInfo(collective_);
     const DataTypeInfo& t = dataTypeInfo(type);
     const Shape shape = shapeFor(collective_, bytes, t.bytes, w_.nranks, w_.rank);
     const int root = info.hasRoot ? o_.root : -1;
-    Row row;
-    row.bytes = shape.totalCount * t.bytes;
-    row.count = shape.totalCount;
-    row.type = t.name;
-    row.redop = info.hasRedOp ? redOpName(op) : "none";
-    row.root = root;
-    const std::string context = std::string(info.name) + ", " + std::to_string(row.bytes) + " bytes, " + t.name +
-                                (info.hasRedOp ? std::string(", ") + row.redop : "");
+    Row blank;
+    blank.bytes = shape.totalCount * t.bytes;
+    blank.count = shape.totalCount;
+    blank.type = t.name;
+    blank.redop = info.hasRedOp ? redOpName(op) : "none";
+    blank.root = root;
+    const std::string context = std::string(info.name) + ", " + std::to_string(blank.bytes) + " bytes, " + t.name +
+                                (info.hasRedOp ? std::string(", ") + blank.redop : "");
 
     char* inPlaceSend = b.inPlace.get() + shape.inPlaceSendOffset * t.bytes;
     char* inPlaceRecv = b.inPlace.get() + shape.inPlaceRecvOffset * t.bytes;
-    auto call = [&](const void* send, void* recv) {
+    const size_t n = variants.list().size();
+    auto call = [&](size_t i, const void* send, void* recv) {
+      const mixcclComm_t comm = variants.list()[i].comm;
       const char* failedCall = "?";
-      mixcclResult_t r = runCollective(collective_, send, recv, shape, type, nativeOp, root, comm, &failedCall);
+      mixcclResult_t r = runCollective(collective_, send, recv, shape, type, natives[i]->get(), root, comm, &failedCall);
       expectSuccess(r, failedCall, context, comm);
     };
 
@@ -223,32 +231,48 @@ class Sweep {
     const InputPattern timingInputs(collective_, op, type, w_.nranks, /*seed=*/0);
     b.fill(b.send.get(), shape.sendCount, type, timingInputs, w_.rank);
     b.fill(inPlaceSend, shape.sendCount, type, timingInputs, w_.rank);
-    row.outOfPlace = timed([&] { call(b.send.get(), b.recv.get()); }, row.bytes, comm);
-    row.inPlace = timed([&] { call(inPlaceSend, inPlaceRecv); }, row.bytes, comm);
+    std::vector<Row> rows(n, blank);
+    for (size_t i = 0; i < n; ++i) rows[i].algorithm = variants.list()[i].algorithm;
+    for (int round = 0; round < o_.rounds; ++round) {
+      // The iterations spread evenly, the first rounds taking the remainder; warm-up before the first.
+      const int iters = o_.iters / o_.rounds + (round < o_.iters % o_.rounds ? 1 : 0);
+      const int warmup = round == 0 ? o_.warmupIters : 0;
+      for (size_t i = 0; i < n; ++i) {
+        const double out = timeCalls(warmup, iters, [&] { call(i, b.send.get(), b.recv.get()); }, comm_);
+        const double in = timeCalls(warmup, iters, [&] { call(i, inPlaceSend, inPlaceRecv); }, comm_);
+        if (round == 0 || out < rows[i].outOfPlace.timeUs) rows[i].outOfPlace.timeUs = out;
+        if (round == 0 || in < rows[i].inPlace.timeUs) rows[i].inPlace.timeUs = in;
+      }
+    }
+    for (Row& row : rows) {
+      bandwidths(&row.outOfPlace, row.bytes);
+      bandwidths(&row.inPlace, row.bytes);
+    }
 
     if (o_.check) {
       // One more call on fresh inputs (another seed) over outputs marked "unwritten", then every element.
       const InputPattern checkInputs(collective_, op, type, w_.nranks, /*seed=*/1 + bytes);
       const CheckSetup setup{collective_, op, type, w_.nranks, w_.rank, root, shape};
-      b.fill(b.send.get(), shape.sendCount, type, checkInputs, w_.rank);
-      b.sentinel(b.recv.get(), shape.recvCount, type);
-      call(b.send.get(), b.recv.get());
-      row.outOfPlace.wrong = static_cast<int64_t>(sumOverRanks(b.wrong(b.recv.get(), setup, checkInputs, type), comm));
+      for (size_t i = 0; i < n; ++i) {
+        const mixcclComm_t comm = variants.list()[i].comm;
+        b.fill(b.send.get(), shape.sendCount, type, checkInputs, w_.rank);
+        b.sentinel(b.recv.get(), shape.recvCount, type);
+        call(i, b.send.get(), b.recv.get());
+        rows[i].outOfPlace.wrong =
+            static_cast<int64_t>(sumOverRanks(b.wrong(b.recv.get(), setup, checkInputs, type), comm));
 
-      b.sentinel(b.inPlace.get(), std::max(shape.sendCount, shape.recvCount), type);
-      b.fill(inPlaceSend, shape.sendCount, type, checkInputs, w_.rank);
-      call(inPlaceSend, inPlaceRecv);
-      row.inPlace.wrong = static_cast<int64_t>(sumOverRanks(b.wrong(inPlaceRecv, setup, checkInputs, type), comm));
+        b.sentinel(b.inPlace.get(), std::max(shape.sendCount, shape.recvCount), type);
+        b.fill(inPlaceSend, shape.sendCount, type, checkInputs, w_.rank);
+        call(i, inPlaceSend, inPlaceRecv);
+        rows[i].inPlace.wrong = static_cast<int64_t>(sumOverRanks(b.wrong(inPlaceRecv, setup, checkInputs, type), comm));
+      }
     }
-    return row;
+    return rows;
   }
 
-  Measurement timed(const std::function<void()>& call, size_t bytes, mixcclComm_t comm) {
-    Measurement m;
-    m.timeUs = timeCalls(o_.warmupIters, o_.iters, call, comm);
-    m.algBw = m.timeUs > 0 ? static_cast<double>(bytes) / m.timeUs / 1e3 : 0;  // bytes/us/1e3 = GB/s
-    m.busBw = m.algBw * busBandwidthFactor(collective_, w_.nranks);
-    return m;
+  void bandwidths(Measurement* m, size_t bytes) const {
+    m->algBw = m->timeUs > 0 ? static_cast<double>(bytes) / m->timeUs / 1e3 : 0;  // bytes/us/1e3 = GB/s
+    m->busBw = m->algBw * busBandwidthFactor(collective_, w_.nranks);
   }
 
   const Options& o_;

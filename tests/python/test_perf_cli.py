@@ -176,6 +176,31 @@ def test_algos_are_timed_in_turn_and_each_runs_its_algorithm(tmp_path):
         assert re.search(rf"AllReduce .*\b{a}\b.*forced", result.stderr), result.stderr[-4000:]
 
 
+def test_rounds_take_turns_between_communicators(tmp_path):
+    """--rounds: the timed calls split into rounds, every communicator taking its turn in each (the
+    TRACE log of rank 0 shows the order of its calls), every output still checked."""
+    out = tmp_path / "rounds.json"
+    env_trace = dict(os.environ, MIXCCL_DEBUG="TRACE", MIXCCL_TIMEOUT="60")
+    result = subprocess.run([str(PERF), "all_reduce", "-np", "2", "-b", "1K", "-e", "1K", "-n", "5", "-w", "0",
+                             "-c", "1", "--rounds", "2", "--algos", "ring,rabenseifner", "--json", str(out)],
+                            capture_output=True, text=True, timeout=300, env=env_trace)
+    assert_ok(result)
+    assert "# timed in 2 rounds, the communicators taking turns round by round" in result.stdout
+    rows = parse_rows(result.stdout)
+    assert [(r["size"], r["algorithm"]) for r in rows] == [(1024, "ring"), (1024, "rabenseifner")]
+    assert_no_wrong(rows)
+    assert json.loads(out.read_text())["parameters"]["rounds"] == 2
+    # Rank 0's calls of the measured size (256 floats), in order: 5 timed calls split 3 + 2, each
+    # round out of place then in place, then one checked call of each kind per communicator.
+    calls = re.findall(r"rank 0: AllReduce #\d+ count 256 float32 root 0 in-place (\d) algorithm (\w+)",
+                       result.stderr)
+    def turn(algorithm, n):
+        return [("0", algorithm)] * n + [("1", algorithm)] * n
+    expected = (turn("ring", 3) + turn("rabenseifner", 3) + turn("ring", 2) + turn("rabenseifner", 2) +
+                turn("ring", 1) + turn("rabenseifner", 1))
+    assert calls == expected, result.stderr[-4000:]
+
+
 def test_algos_with_an_unknown_algorithm_fail_naming_it():
     result = run_perf("all_reduce", "-np", 2, "-b", "8", "-e", "8", "--algos", "ring,warp", timeout=120)
     assert result.returncode != 0
@@ -193,6 +218,8 @@ def test_algos_with_an_unknown_algorithm_fail_naming_it():
     (["all_reduce", "-b", "12Q"], "unknown suffix"),
     (["all_reduce", "-f", "2", "-i", "1K"], "exclude each other"),
     (["all_reduce", "-n", "0"], "-n must be at least 1"),
+    (["all_reduce", "--rounds", "0"], "--rounds must be at least 1"),
+    (["all_reduce", "-n", "3", "--rounds", "4"], "--rounds 4 is more than -n 3"),
     ([], "collective"),
 ])
 def test_bad_arguments_are_refused(args, message):
