@@ -13,19 +13,6 @@ using namespace mixccl;
 
 namespace {
 
-bool isInPlace(const Op& op, int rank) {
-  const auto* in = static_cast<const char*>(op.sendbuf);
-  const auto* out = static_cast<const char*>(op.recvbuf);
-  size_t block = op.count * dataTypeSize(op.type);
-  switch (op.collective) {
-    case Collective::AllGather:
-    case Collective::Gather: return in == out + static_cast<size_t>(rank) * block;
-    case Collective::ReduceScatter:
-    case Collective::Scatter: return in + static_cast<size_t>(rank) * block == out;
-    default: return in == out;
-  }
-}
-
 // Point-to-point operations are not planned by the tuner: each costs one message over the link
 // class that joins the two ranks (alpha + bytes / beta); the sends and receives of one rank run
 // together, so the rank's time is its slowest message plus its share of moving all of them.
@@ -53,7 +40,7 @@ Status estimate(mixcclComm* comm, const std::vector<Op>& ops, double* us) {
       continue;
     }
     AlgorithmChoice choice;
-    MIXCCL_CHECK(chooseAlgorithm(comm, op.collective, op.count, op.type, isInPlace(op, comm->rank), &choice)
+    MIXCCL_CHECK(chooseAlgorithm(comm, op.collective, op.count, op.type, &choice)
                      .withContext("mixcclGroupSimulateEnd: "));
     *us += choice.predictedUs;
   }

@@ -182,7 +182,7 @@ Status runCollectiveChosen(mixcclComm* comm, const Op& op, uint64_t seq, Algorit
   args.inPlace = isInPlace(comm, op) && !red.preScale;  // a pre-scaled input is a separate copy
 
   if (!choice.trial) {  // (the fast path's trial turn stands: every rank must take the same one)
-    MIXCCL_CHECK(chooseAlgorithm(comm, op.collective, op.count, op.type, args.inPlace, &choice, op.ungrouped));
+    MIXCCL_CHECK(chooseAlgorithm(comm, op.collective, op.count, op.type, &choice, op.ungrouped));
     if (choice.trial) trialStart = nowUs();
   }
   args.chunkCount = choice.chunkCount;

@@ -256,9 +256,7 @@ Status ShmFastPath::decide(size_t count, mixcclDataType_t type, bool* use, Algor
   uint8_t& decided = decision_[bucket][esLog];
   if (decided == 0) {
     AlgorithmChoice choice;
-    // Out of place for every rank: ranks may differ in whether they run in place, and all of them
-    // must take the same path.
-    MIXCCL_CHECK(chooseAlgorithm(comm_, Collective::AllReduce, count, type, false, &choice, true));
+    MIXCCL_CHECK(chooseAlgorithm(comm_, Collective::AllReduce, count, type, &choice, true));
     if (choice.trial) {  // not final: ask again next call
       *use = choice.algorithm == oneshot_;
       *trial = std::move(choice);

@@ -21,8 +21,8 @@ namespace mixccl {
 
 // One bucket's measured trial (core/tuner.h). Guarded by the tuner's mutex.
 struct TrialState {
-  std::tuple<int, int, size_t, bool> key;  // the bucket's decision key
-  std::string what;                        // "AllReduce of 16 KiB to 32 KiB (4-byte elements, out of place)"
+  std::tuple<int, int, size_t> key;        // the bucket's decision key
+  std::string what;                        // "AllReduce of 16 KiB to 32 KiB (4-byte elements)"
   std::vector<Candidate> candidates;       // the model's order: [0] is its pick
   std::vector<std::vector<double>> samples;  // this rank's timed calls of each candidate (us)
   int samplesEach = 0;
@@ -290,12 +290,11 @@ std::shared_ptr<TrialState> Tuner::planTrial(const DecisionQuery& q, const std::
   return t;
 }
 
-Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, bool inPlace, AlgorithmChoice* out,
-                     bool mayTrial) {
+Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, AlgorithmChoice* out, bool mayTrial) {
   const size_t es = dataTypeSize(type);
   const size_t bytes = totalBytes(c, count, es, topology_.nranks());
   const int bucket = bytes == 0 ? 0 : static_cast<int>(std::bit_width(bytes));
-  const DecisionKey k{static_cast<int>(c), bucket, es, inPlace};
+  const DecisionKey k{static_cast<int>(c), bucket, es};
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = decisions_.find(k);
   if (it != decisions_.end()) {
@@ -310,7 +309,7 @@ Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, bool inP
   q.collective = c;
   q.count = count;
   q.elementBytes = es;
-  q.inPlace = inPlace;
+  q.placement = Placement::Either;  // ranks may differ in it (see the top of core/tuner.h)
   q.island = &islands_;
   q.islandWeight = islandWeights();
   int64_t chunkBytes = env::getInt("CHUNK_BYTES", 0);
@@ -333,11 +332,11 @@ Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, bool inP
   choice.algorithm = pick.algorithm;
   choice.chunkCount = std::max<size_t>(1, pick.chunkBytes / es);
   choice.predictedUs = pick.predictedUs;
-  // "AllReduce of 32 KiB to 65535 B (4-byte elements, out of place)", for logs.
+  // "AllReduce of 32 KiB to 65535 B (4-byte elements)", for logs.
   auto bucketText = [&] {
     const size_t lo = bucket == 0 ? 0 : size_t{1} << (bucket - 1);
-    return strFormat("%s of %s to %s (%zu-byte elements, %s)", collectiveName(c), sizeText(lo).c_str(),
-                     sizeText(lo == 0 ? 0 : 2 * lo - 1).c_str(), es, inPlace ? "in place" : "out of place");
+    return strFormat("%s of %s to %s (%zu-byte elements)", collectiveName(c), sizeText(lo).c_str(),
+                     sizeText(lo == 0 ? 0 : 2 * lo - 1).c_str(), es);
   };
   if (forced == nullptr) choice.trial = planTrial(q, ranked, pick);
   if (choice.trial) {
@@ -489,10 +488,10 @@ void Tuner::costOneShotFastPath(std::vector<Candidate>* ranked, size_t bytes) co
   if (one != ranked->begin() && us < ranked->front().predictedUs * 0.995) std::rotate(ranked->begin(), one, one + 1);
 }
 
-Status chooseAlgorithm(mixcclComm* comm, Collective c, size_t count, mixcclDataType_t type, bool inPlace,
-                       AlgorithmChoice* out, bool mayTrial) {
+Status chooseAlgorithm(mixcclComm* comm, Collective c, size_t count, mixcclDataType_t type, AlgorithmChoice* out,
+                       bool mayTrial) {
   if (!comm->tuner) return errorStatus(mixcclInternalError, "communicator has no tuner (init did not finish)");
-  return comm->tuner->choose(c, count, type, inPlace, out, mayTrial);
+  return comm->tuner->choose(c, count, type, out, mayTrial);
 }
 
 }  // namespace mixccl

@@ -1,9 +1,14 @@
 // The tuner: which algorithm and pipelining chunk run an operation. For each (collective, log2 size
-// bucket, element size, in place) it asks the cost model (topology/cost_model.h) to rank every
-// algorithm registered for the collective with every candidate chunk, keeps the cheapest, and logs
+// bucket, element size) it asks the cost model (topology/cost_model.h) to rank every algorithm
+// registered for the collective with every candidate chunk, keeps the cheapest, and logs
 // the choice with the runners-up once at MIXCCL_DEBUG=INFO. Later calls in the bucket are a table
 // lookup. Built schedules are cached too, per (algorithm, collective, count, root, in place, chunk),
 // so a repeated small call builds nothing.
+//
+// Whether a call runs in place is no part of the decision: NCCL lets each rank choose it for itself
+// (sendbuff == recvbuff on some ranks only), and every rank must take the same algorithm, chunk and
+// trial turns, so each candidate is priced at the mean of its in-place and out-of-place schedules
+// (Placement::Either) and each rank then builds the schedule for its own buffers.
 //
 // MIXCCL_ALGO (or NCCL_ALGO) forces a choice:
 //   MIXCCL_ALGO=ring                          every collective that has "ring" uses it
@@ -96,8 +101,7 @@ class Tuner {
 
   // The choice for one call. With mayTrial, a call in a bucket under trial runs the trial's next
   // candidate (out->trial says so); without, it runs the model's pick and the trial does not advance.
-  Status choose(Collective c, size_t count, mixcclDataType_t type, bool inPlace, AlgorithmChoice* out,
-                bool mayTrial = false);
+  Status choose(Collective c, size_t count, mixcclDataType_t type, AlgorithmChoice* out, bool mayTrial = false);
   // A trial call took `us` on this rank. True when it was the trial's last call: then the ranks
   // agree (the mean over ranks of each one's trialTimes(), its median per candidate) and every rank
   // calls settleTrial.
@@ -136,7 +140,7 @@ class Tuner {
   std::shared_ptr<TrialState> planTrial(const DecisionQuery& q, const std::vector<Candidate>& ranked,
                                         const Candidate& pick) const;
 
-  using DecisionKey = std::tuple<int, int, size_t, bool>;  // collective, log2 bucket, element size, in place
+  using DecisionKey = std::tuple<int, int, size_t>;  // collective, log2 bucket, element size
   using ScheduleKey = std::tuple<const Algorithm*, int, size_t, int, bool, size_t>;
 
   Topology topology_;
@@ -163,7 +167,7 @@ class Tuner {
 std::vector<double> chooseIslandWeights(const CostModel& model, const std::vector<int>& islands, std::string* why);
 
 // The communicator's tuner decides (comm->tuner); used by core/op.cc.
-Status chooseAlgorithm(mixcclComm* comm, Collective c, size_t count, mixcclDataType_t type, bool inPlace,
-                       AlgorithmChoice* out, bool mayTrial = false);
+Status chooseAlgorithm(mixcclComm* comm, Collective c, size_t count, mixcclDataType_t type, AlgorithmChoice* out,
+                       bool mayTrial = false);
 
 }  // namespace mixccl

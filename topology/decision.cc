@@ -36,7 +36,13 @@ std::vector<Candidate> rankCandidates(const CostModel& model, const DecisionQuer
       std::vector<Schedule> schedules = buildSchedules(q, n, Candidate{&algo, chunk, 0});
       // The same schedule shape with another chunk size would cost the same: list it once.
       if (!previous.empty() && sameSchedules(previous, schedules)) continue;
-      out.push_back({&algo, chunk, model.predictUs(schedules, q.elementBytes)});
+      double us = model.predictUs(schedules, q.elementBytes);
+      if (q.placement == Placement::Either) {
+        DecisionQuery inPlace = q;
+        inPlace.placement = Placement::InPlace;
+        us = 0.5 * (us + model.predictUs(buildSchedules(inPlace, n, Candidate{&algo, chunk, 0}), q.elementBytes));
+      }
+      out.push_back({&algo, chunk, us});
       previous = std::move(schedules);
     }
   }
@@ -62,7 +68,7 @@ std::vector<Schedule> buildSchedules(const DecisionQuery& q, int nranks, const C
   args.nranks = nranks;
   args.count = q.count;
   args.root = q.root;
-  args.inPlace = q.inPlace;
+  args.inPlace = q.placement == Placement::InPlace;
   args.chunkCount = std::max<size_t>(1, c.chunkBytes / q.elementBytes);
   args.island = q.island;
   args.islandWeight = q.islandWeight;

@@ -21,11 +21,15 @@ struct Candidate {
 // Pipelining pieces the tuner tries (bytes); the first is the default and wins ties.
 const std::vector<size_t>& chunkCandidates();
 
+enum class Placement { OutOfPlace, InPlace, Either };
+
 struct DecisionQuery {
   Collective collective = Collective::AllReduce;
   size_t count = 0;          // as the C API counts it for this collective
   size_t elementBytes = 4;
-  bool inPlace = false;
+  // Which buffers the priced schedules use. NCCL lets each rank choose whether it runs in place, and
+  // every rank must take the same algorithm, so the tuner prices Either: the mean of the two.
+  Placement placement = Placement::Either;
   int root = 0;
   const std::vector<int>* island = nullptr;
   const std::vector<double>* islandWeight = nullptr;
@@ -39,6 +43,8 @@ struct DecisionQuery {
 std::vector<Candidate> rankCandidates(const CostModel& model, const DecisionQuery& q);
 
 // Every rank's schedule for candidate c under q (for comparing candidates' schedules).
+// Every rank's schedule for candidate c; in place only for Placement::InPlace (Either builds the
+// out-of-place ones, whose steps between ranks are the same).
 std::vector<Schedule> buildSchedules(const DecisionQuery& q, int nranks, const Candidate& c);
 // Whether two sets of schedules do the same steps in the same rounds (the algorithm names aside):
 // at some rank counts several algorithms build the same thing (ring, Rabenseifner and hier at 2).

@@ -33,7 +33,6 @@ struct Options {
   std::string maxBytes = "256M";
   int factor = 4;
   int elementBytes = 4;
-  bool inPlace = false;
   bool topologyOnly = false;
   bool allCandidates = false;
   bool listAlgorithms = false;
@@ -85,8 +84,9 @@ void printTables(const Topology& t, const Options& o) {
   const Collective all[] = {Collective::AllReduce, Collective::AllGather, Collective::ReduceScatter,
                             Collective::Broadcast, Collective::Reduce,    Collective::AlltoAll,
                             Collective::Gather,    Collective::Scatter};
-  std::printf("\n# Decision tables: %d rank(s), %d-byte elements, %s; sizes are of the whole operation\n",
-              t.nranks(), o.elementBytes, o.inPlace ? "in place" : "out of place");
+  // Ranks may differ in whether they run in place, so the tuner prices both (topology/decision.h).
+  std::printf("\n# Decision tables: %d rank(s), %d-byte elements, each candidate priced at the mean of its in-place "
+              "and out-of-place schedules; sizes are of the whole operation\n", t.nranks(), o.elementBytes);
   // Which rows a live communicator settles by timing (measured trials, core/tuner.h): asked of a
   // tuner built from this topology and this environment, as the communicator's is.
   Tuner tuner(t, 0, "mixccl-topo");
@@ -112,7 +112,7 @@ void printTables(const Topology& t, const Options& o) {
       q.collective = c;
       q.elementBytes = static_cast<size_t>(o.elementBytes);
       q.count = countFor(c, bytes, q.elementBytes, t.nranks());
-      q.inPlace = o.inPlace;
+      q.placement = Placement::Either;  // as the tuner decides
       q.island = &islands;
       q.islandWeight = weights.empty() ? nullptr : &weights;
       std::vector<Candidate> ranked = rankCandidates(model, q);
@@ -125,7 +125,7 @@ void printTables(const Topology& t, const Options& o) {
       std::string timed;
       AlgorithmChoice choice;
       if (tuner.measures() && static_cast<size_t>(o.elementBytes) == dataTypeSize(type) &&
-          tuner.choose(c, q.count, type, o.inPlace, &choice, true).isOk()) {
+          tuner.choose(c, q.count, type, &choice, true).isOk()) {
         for (const Candidate& x : tuner.trialCandidates(choice))
           timed += (timed.empty() ? "; timed: " : ", ") + std::string(x.algorithm->name) + "/" + sizeText(x.chunkBytes);
       }
@@ -182,7 +182,6 @@ int main(int argc, char** argv) {
   app.add_option("--stepfactor", o.factor, "multiply the size by this each row")->check(CLI::Range(2, 1024));
   app.add_option("--element-bytes", o.elementBytes, "element size: 4 for float, 2 for bfloat16...")
       ->check(CLI::IsMember({1, 2, 4, 8}));
-  app.add_flag("--in-place", o.inPlace, "decide for in-place operations");
   app.add_flag("--topology-only", o.topologyOnly, "print the topology, not the decision tables");
   app.add_flag("--all", o.allCandidates, "list every candidate, not just the runner-up");
   app.add_flag("--list-algorithms", o.listAlgorithms, "print \"collective algorithm\" for every registered algorithm");

@@ -265,12 +265,12 @@ Topology fourRanks() {
 TEST(Tuner, DecisionsAreCachedPerBucketAndSchedulesPerShape) {
   Tuner tuner(fourRanks(), 0, "test");
   AlgorithmChoice a, b, c;
-  ASSERT_TRUE(tuner.choose(Collective::AllReduce, 1000, mixcclFloat32, false, &a).isOk());
-  ASSERT_TRUE(tuner.choose(Collective::AllReduce, 1023, mixcclFloat32, false, &b).isOk());  // same bucket
+  ASSERT_TRUE(tuner.choose(Collective::AllReduce, 1000, mixcclFloat32, &a).isOk());
+  ASSERT_TRUE(tuner.choose(Collective::AllReduce, 1023, mixcclFloat32, &b).isOk());  // same bucket
   EXPECT_EQ(a.algorithm, b.algorithm);
   EXPECT_EQ(a.chunkCount, b.chunkCount);
   EXPECT_EQ(a.predictedUs, b.predictedUs);
-  ASSERT_TRUE(tuner.choose(Collective::AllReduce, 1 << 24, mixcclFloat32, false, &c).isOk());
+  ASSERT_TRUE(tuner.choose(Collective::AllReduce, 1 << 24, mixcclFloat32, &c).isOk());
   EXPECT_GT(c.predictedUs, a.predictedUs);
 
   CollectiveArgs args;

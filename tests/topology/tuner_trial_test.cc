@@ -13,6 +13,7 @@
 
 #include "core/comm.h"
 #include "core/tuner.h"
+#include "cpu_host_topology.h"
 #include "mp_harness.h"
 
 namespace mixccl {
@@ -20,24 +21,12 @@ namespace {
 
 using mixccl_test::runRanks;
 
-Topology cpuRanks(int n) {
-  Topology t;
-  HostInfo h;
-  h.cores = n;
-  t.hosts.push_back(h);
-  for (int r = 0; r < n; ++r) t.ranks.push_back({0, "cpu", r});
-  t.addLinkClass({"shm", 1.0, 10.0, "test"});
-  t.deviceRates.push_back({"cpu", 20.0, 10.0, "test"});
-  t.connectByHost("shm", "shm");
-  return t;
-}
-
 // The first all-reduce size (floats, powers of two from 1) whose bucket the tuner puts on trial, 0
 // if none up to 16 Mi elements. Asking without mayTrial neither starts nor advances a trial's turns.
 size_t firstTrialCount(Tuner& tuner, AlgorithmChoice* first) {
   for (size_t count = 1; count <= (size_t{1} << 24); count *= 2) {
     AlgorithmChoice c;
-    EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, false, &c, true).isOk());
+    EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
     if (c.trial) {
       *first = c;
       return count;
@@ -65,9 +54,9 @@ std::map<int, const Algorithm*> runTrial(Tuner& tuner, size_t count, AlgorithmCh
     EXPECT_EQ(last, c.trialLast);
     if (last) break;
     AlgorithmChoice model;  // a grouped call meanwhile: the model's pick, no turn taken
-    EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, false, &model).isOk());
+    EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &model).isOk());
     EXPECT_EQ(model.trial, nullptr);
-    EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, false, &c, true).isOk());
+    EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
     EXPECT_NE(c.trial, nullptr);
     if (!c.trial || ++*calls > 1000) break;
   }
@@ -81,7 +70,7 @@ std::map<int, const Algorithm*> runTrial(Tuner& tuner, size_t count, AlgorithmCh
 }
 
 TEST(TunerTrial, CloseCandidatesTakeTurnsAndTheFastestWins) {
-  Tuner tuner(cpuRanks(4), 0, "test");
+  Tuner tuner(cpuHostTopology(4, 4), 0, "test");
   ASSERT_TRUE(tuner.measures());
   AlgorithmChoice first;
   size_t count = firstTrialCount(tuner, &first);
@@ -98,13 +87,13 @@ TEST(TunerTrial, CloseCandidatesTakeTurnsAndTheFastestWins) {
   EXPECT_EQ(tuner.trialsSettled(), 1);
 
   AlgorithmChoice after;
-  ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, false, &after, true).isOk());
+  ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &after, true).isOk());
   EXPECT_EQ(after.trial, nullptr);
   EXPECT_EQ(after.algorithm, slots[1]);  // measured fastest, by half
 }
 
 TEST(TunerTrial, TheModelsPickStaysUnlessClearlyBeaten) {
-  Tuner tuner(cpuRanks(4), 0, "test");
+  Tuner tuner(cpuHostTopology(4, 4), 0, "test");
   AlgorithmChoice first;
   size_t count = firstTrialCount(tuner, &first);
   ASSERT_GT(count, 0u);
@@ -113,21 +102,21 @@ TEST(TunerTrial, TheModelsPickStaysUnlessClearlyBeaten) {
   // Candidate 1 is 2 % faster: inside the margin, so the model's pick stays.
   runTrial(tuner, count, first, 1, 9.8, 10.0, &calls);
   AlgorithmChoice after;
-  ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, false, &after, true).isOk());
+  ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &after, true).isOk());
   EXPECT_EQ(after.trial, nullptr);
   EXPECT_EQ(after.algorithm, modelPick);
 }
 
 TEST(TunerTrial, NoTrialsWhenForcedTurnedOffOversubscribedOrOnDevices) {
   {
-    Tuner tuner(cpuRanks(4), 0, "test");
+    Tuner tuner(cpuHostTopology(4, 4), 0, "test");
     tuner.forceAlgorithms("allreduce:ring", "test");
     AlgorithmChoice c;
     EXPECT_EQ(firstTrialCount(tuner, &c), 0u);
   }
   {
     setenv("MIXCCL_TUNE_MEASURE", "0", 1);
-    Tuner tuner(cpuRanks(4), 0, "test");
+    Tuner tuner(cpuHostTopology(4, 4), 0, "test");
     unsetenv("MIXCCL_TUNE_MEASURE");
     EXPECT_FALSE(tuner.measures());
     AlgorithmChoice c;
@@ -135,7 +124,7 @@ TEST(TunerTrial, NoTrialsWhenForcedTurnedOffOversubscribedOrOnDevices) {
   }
   {
     // More ranks than cores: a call's time is mostly the wait for a descheduled peer. =2 times anyway.
-    Topology t = cpuRanks(4);
+    Topology t = cpuHostTopology(4, 4);
     t.hosts[0].cores = 2;
     EXPECT_FALSE(Tuner(t, 0, "test").measures());
     setenv("MIXCCL_TUNE_MEASURE", "2", 1);
@@ -145,12 +134,12 @@ TEST(TunerTrial, NoTrialsWhenForcedTurnedOffOversubscribedOrOnDevices) {
   }
   {
     // A device rank's call may only enqueue work: its time on the host says nothing.
-    Topology t = cpuRanks(4);
+    Topology t = cpuHostTopology(4, 4);
     t.ranks[3].deviceKind = "emu";
     Tuner tuner(t, 0, "test");
     EXPECT_FALSE(tuner.measures());
   }
-  EXPECT_FALSE(Tuner(cpuRanks(1), 0, "test").measures());
+  EXPECT_FALSE(Tuner(cpuHostTopology(1, 1), 0, "test").measures());
 }
 
 // Each rank: all-reduces of several sizes, 60 calls each (enough for any trial: at most 45), every output
@@ -180,7 +169,7 @@ void trialsOnALiveCommunicator(int rank, int nranks, const mixcclUniqueId& id) {
   MP_EXPECT(comm->tuner->trialsSettled() >= 1, "no trial settled in 4 sizes x 60 calls");
   for (size_t count : counts) {
     AlgorithmChoice c;
-    MP_CHECK(comm->tuner->choose(Collective::AllReduce, count, mixcclFloat32, false, &c).isOk(), "choose");
+    MP_CHECK(comm->tuner->choose(Collective::AllReduce, count, mixcclFloat32, &c).isOk(), "choose");
     MP_EXPECT(c.trial == nullptr, "count %zu: still on trial after 60 calls", count);
     std::vector<int32_t> mine{static_cast<int32_t>(c.algorithm - &allAlgorithms()[0])}, all(static_cast<size_t>(nranks));
     MP_CHECK_OK(mixcclAllGather(mine.data(), all.data(), 1, mixcclInt32, comm, nullptr), comm);
