@@ -213,9 +213,7 @@ MIXCCL_API mixcclResult_t mixcclCommFinalize(mixcclComm_t comm) {
   Status st = checkComm(comm, "mixcclCommFinalize");
   if (!st.isOk()) return report(nullptr, st);
   // Calls are host-synchronous: finalizing means waiting for other threads' calls to leave.
-  std::unique_lock<std::mutex> lock(comm->activeMutex);
-  if (!comm->activeCv.wait_for(lock, std::chrono::seconds(comm->timeoutSeconds), [comm] { return comm->activeOps == 0; })) {
-    lock.unlock();
+  if (!waitForActiveOps(comm, comm->timeoutSeconds)) {
     return report(comm, errorStatus(mixcclSystemError, "mixcclCommFinalize: operations still running after %d s",
                                     comm->timeoutSeconds));
   }

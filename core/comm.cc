@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -337,10 +338,7 @@ void interruptCommunicator(mixcclComm* comm) {
 void destroyCommunicator(mixcclComm* comm) {
   {
     // Operations in flight observe the abort flag within a poll slice; wait for them to leave.
-    std::unique_lock<std::mutex> lock(comm->activeMutex);
-    comm->activeCv.wait_for(lock, std::chrono::seconds(comm->timeoutSeconds + 5),
-                            [comm] { return comm->activeOps == 0; });
-    if (comm->activeOps != 0) {
+    if (!waitForActiveOps(comm, comm->timeoutSeconds + 5)) {
       MIXCCL_WARN("%s rank %d: %d operation(s) still running at destroy after %d s; leaking the communicator",
                   comm->name.c_str(), comm->rank, comm->activeOps.load(), comm->timeoutSeconds + 5);
       return;
@@ -379,15 +377,28 @@ ActiveOp::ActiveOp(mixcclComm* comm) : comm_(comm) {
 }
 
 ActiveOp::~ActiveOp() {
-  // Not the last one: leave without the lock (whoever is last notifies).
-  int count = comm_->activeOps.load(std::memory_order_acquire);
-  while (count > 1) {
-    if (comm_->activeOps.compare_exchange_weak(count, count - 1, std::memory_order_acq_rel)) return;
+  // Nobody waits (every call but those racing a destroy): the decrement is this call's last touch of
+  // the communicator, with no lock (two lock round trips were a tenth of a 2-rank 8 B all-reduce). A
+  // waiter registering meanwhile re-checks the count within a millisecond (waitForActiveOps).
+  if (comm_->activeWaiters.load(std::memory_order_seq_cst) == 0) {
+    comm_->activeOps.fetch_sub(1, std::memory_order_seq_cst);
+    return;
   }
-  // Possibly the last: reach zero under the lock, so that a destroy waiting for zero cannot free the
-  // communicator before this notify has released it.
+  // Someone waits: reach zero under the lock, so that the waiter cannot free the communicator before
+  // this notify has released it.
   std::lock_guard<std::mutex> lock(comm_->activeMutex);
   if (comm_->activeOps.fetch_sub(1, std::memory_order_acq_rel) == 1) comm_->activeCv.notify_all();
+}
+
+bool waitForActiveOps(mixcclComm* comm, int seconds) {
+  std::unique_lock<std::mutex> lock(comm->activeMutex);
+  comm->activeWaiters.fetch_add(1, std::memory_order_seq_cst);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (comm->activeOps.load(std::memory_order_seq_cst) != 0 && std::chrono::steady_clock::now() < deadline) {
+    comm->activeCv.wait_for(lock, std::chrono::milliseconds(1));
+  }
+  comm->activeWaiters.fetch_sub(1, std::memory_order_seq_cst);
+  return comm->activeOps.load(std::memory_order_seq_cst) == 0;
 }
 
 }  // namespace mixccl

@@ -111,12 +111,15 @@ struct mixcclComm {
   // communicator pays for the lock.
   std::atomic<bool> hasFatalError{false};
 
-  // Operations in flight (abort and destroy wait for them to leave).
+  // Operations in flight (abort and destroy wait for them to leave: waitForActiveOps).
   std::mutex activeMutex;
   std::condition_variable activeCv;
-  // Raised without the lock (every call counts itself); the decrement that may reach zero is made
-  // under activeMutex, so waiters (destroy, finalize) neither miss it nor free the comm under it.
+  // Raised and lowered without a lock on every call. Only while someone waits (activeWaiters) does
+  // the decrement that may reach zero go under activeMutex and notify; a waiter that registers just
+  // after a call saw none re-checks the count every millisecond, so it is never missed for long, and
+  // the lock-free decrement is that call's last touch of the communicator.
   std::atomic<int> activeOps{0};
+  std::atomic<int> activeWaiters{0};
 
   // Non-blocking init (config.blocking = 0): the communicator is built on this thread while the
   // caller goes on; asyncError reads mixcclInProgress until it is done (core/async_init.cc).
@@ -126,6 +129,7 @@ struct mixcclComm {
   // Runs stream-ordered operations (device collectives given a user stream); made on first use.
   // A shared_ptr so that this header needs no complete type (core/stream_proxy.h).
   std::shared_ptr<mixccl::StreamProxy> proxy;
+  std::atomic<bool> hasProxy{false};  // set once proxy is made: calls without streams skip the lock
 };
 
 namespace mixccl {
@@ -141,6 +145,9 @@ void interruptCommunicator(mixcclComm* comm);
 Status commScratch(mixcclComm* comm, int which, size_t bytes, void** ptr);
 
 // Counts an operation in flight for as long as it lives.
+// Waits up to `seconds` for every operation in flight on comm to leave; false if some still run.
+bool waitForActiveOps(mixcclComm* comm, int seconds);
+
 class ActiveOp {
  public:
   explicit ActiveOp(mixcclComm* comm);

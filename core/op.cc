@@ -297,7 +297,7 @@ Status runOps(mixcclComm* comm, std::span<const Op> ops) {
   if (gates.empty()) {
     // No stream (a plugin's NULL stream): runs here, after any earlier call still on the proxy.
     std::shared_ptr<StreamProxy> proxy;
-    {
+    if (comm->hasProxy.load(std::memory_order_acquire)) {  // no lock on the cpu's calls, which never make one
       std::lock_guard<std::mutex> lock(comm->errorMutex);
       proxy = comm->proxy;
     }
@@ -310,7 +310,10 @@ Status runOps(mixcclComm* comm, std::span<const Op> ops) {
       return errorStatus(mixcclInvalidUsage, "%s rank %d cannot run more operations after an earlier failure: %s",
                          comm->name.c_str(), comm->rank, comm->fatalError.c_str());
     }
-    if (!comm->proxy) comm->proxy = std::make_shared<StreamProxy>(comm);
+    if (!comm->proxy) {
+      comm->proxy = std::make_shared<StreamProxy>(comm);
+      comm->hasProxy.store(true, std::memory_order_release);
+    }
   }
   // The operators the queued operations use are copied now: the user may destroy them on return.
   std::vector<Op> queued(ops.begin(), ops.end());
