@@ -94,7 +94,13 @@ void mixedAllReduces(mixcclComm_t comm, int rank, int nranks, const std::vector<
 }
 
 // 8 B and 4 KiB (the shm fast path's sizes), 32 KiB, 256 KiB and 1 MiB + 4 B (several pieces).
-const std::vector<size_t> kCounts{2, 1000, 8192, 65536, 262145};
+// The sanitizer builds (scripts/test.sh) take the small ones: the paths are the same, and a
+// sanitized 4-rank megabyte costs seconds.
+const std::vector<size_t> kCounts = mixccl_test::kSanitized ? std::vector<size_t>{2, 1000, 8192}
+                                                            : std::vector<size_t>{2, 1000, 8192, 65536, 262145};
+// Rank counts: 2 (the trials' home on a 2-core machine), 3 (not a power of two, an odd root) and 4;
+// sanitized, 2 and 3.
+const std::vector<int> kRankCounts = mixccl_test::kSanitized ? std::vector<int>{2, 3} : std::vector<int>{2, 3, 4};
 
 void everyAlgorithmMixed(int rank, int nranks, const mixcclUniqueId& id) {
   mixcclComm_t parent = nullptr;
@@ -190,32 +196,33 @@ void everyOtherAlgorithmMixed(int rank, int nranks, const mixcclUniqueId& id) {
     config.algorithms = spec.c_str();
     mixcclComm_t comm = nullptr;
     MP_CHECK_OK(mixcclCommSplit(parent, 0, rank, &comm, &config), parent);
-    for (size_t count : {size_t{3}, size_t{70001}}) otherCollectiveMixed(comm, a.collective, rank, nranks, count, spec);
+    for (size_t count : {size_t{3}, mixccl_test::kSanitized ? size_t{4099} : size_t{70001}})
+      otherCollectiveMixed(comm, a.collective, rank, nranks, count, spec);
     MP_CHECK_OK(mixcclCommDestroy(comm), nullptr);
   }
   // And the tuner's own picks, at sizes across its range.
   for (Collective c : {Collective::AllGather, Collective::ReduceScatter, Collective::Broadcast, Collective::Reduce})
-    for (size_t count : {size_t{1}, size_t{1000}, size_t{65536}, size_t{300000}})
+    for (size_t count : {size_t{1}, size_t{1000}, size_t{65536}, mixccl_test::kSanitized ? size_t{4099} : size_t{300000}})
       otherCollectiveMixed(parent, c, rank, nranks, count, std::string("the tuner's ") + collectiveName(c));
   MP_CHECK_OK(mixcclCommDestroy(parent), nullptr);
 }
 
 TEST(MixedInPlace, EveryAlgorithmOfTheOtherCollectives) {
-  for (int n : {2, 3, 4}) {
+  for (int n : kRankCounts) {
     auto summary = runRanks(n, everyOtherAlgorithmMixed);
     EXPECT_TRUE(summary.ok()) << n << " ranks: " << summary.describe();
   }
 }
 
 TEST(MixedInPlace, EveryForcedAllReduceAlgorithm) {
-  for (int n : {2, 3, 4}) {
+  for (int n : kRankCounts) {
     auto summary = runRanks(n, everyAlgorithmMixed);
     EXPECT_TRUE(summary.ok()) << n << " ranks: " << summary.describe();
   }
 }
 
 TEST(MixedInPlace, TheTunerAndItsTrials) {
-  for (int n : {2, 3, 4}) {
+  for (int n : kRankCounts) {
     auto summary = runRanks(n, tunerMixed);
     EXPECT_TRUE(summary.ok()) << n << " ranks: " << summary.describe();
   }
