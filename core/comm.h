@@ -144,10 +144,10 @@ void interruptCommunicator(mixcclComm* comm);
 // Scratch buffer `which` (0 or 1) of at least `bytes`, allocated on the comm's device.
 Status commScratch(mixcclComm* comm, int which, size_t bytes, void** ptr);
 
-// Counts an operation in flight for as long as it lives.
 // Waits up to `seconds` for every operation in flight on comm to leave; false if some still run.
 bool waitForActiveOps(mixcclComm* comm, int seconds);
 
+// Counts an operation in flight for as long as it lives.
 class ActiveOp {
  public:
   explicit ActiveOp(mixcclComm* comm);

@@ -42,9 +42,8 @@ struct DecisionQuery {
 // algorithm whose schedule does not depend on the chunk size is listed once.
 std::vector<Candidate> rankCandidates(const CostModel& model, const DecisionQuery& q);
 
-// Every rank's schedule for candidate c under q (for comparing candidates' schedules).
-// Every rank's schedule for candidate c; in place only for Placement::InPlace (Either builds the
-// out-of-place ones, whose steps between ranks are the same).
+// Every rank's schedule for candidate c under q (for comparing candidates' schedules); in place only
+// for Placement::InPlace (Either builds the out-of-place ones, whose steps between ranks are the same).
 std::vector<Schedule> buildSchedules(const DecisionQuery& q, int nranks, const Candidate& c);
 // Whether two sets of schedules do the same steps in the same rounds (the algorithm names aside):
 // at some rank counts several algorithms build the same thing (ring, Rabenseifner and hier at 2).

@@ -11,8 +11,8 @@ shared machine hits every system alike), mixccl-perf, the OpenMPI timer (mpi_all
 mpirun) and the Gloo timer (gloo_allreduce.py), keeps each system's best time per size, and prints
 latency and bus bandwidth with the ratios mixccl/peer. Then a sweep: mixccl with every all-reduce
 algorithm forced (one communicator each, timed in turn inside one mixccl-perf run: --algos, in
-rounds where every communicator takes its turn: --rounds) against the tuner's own pick. It writes JSON and a PNG plot
-(bus bandwidth against size, one line per system) and checks the issue's targets.
+rounds where every communicator takes its turn: --rounds) against the tuner's own pick. It writes
+JSON and a PNG plot (bus bandwidth against size, one line per system) and checks the issue's targets.
 """
 import argparse
 import json
@@ -124,16 +124,16 @@ class Systems:
         round by round, and each keeps its fastest round (mixccl-perf --rounds)."""
         out = {}
         for (a, b, iters, warm) in self._ranges(factor):
+            # At least 10 calls a round: a round's first call absorbs how unevenly the ranks left the
+            # barrier before it, which at 4 ranks on 2 cores is tens of microseconds.
+            if rounds > 1:
+                iters = max(iters, 10 * rounds)
             path = os.path.join(self.tmp, f"perf-{nranks}-{a}.json")
             cmd = [self.perf, "all_reduce", "-np", str(nranks), "-b", str(a), "-e", str(b), "-f", str(factor),
                    "-n", str(iters), "-w", str(warm), "-c", "0", "--json", path]
             if algos:
                 cmd += ["--algos", ",".join(algos)]
             if rounds > 1:
-                # At least 10 calls a round: a round's first call absorbs how unevenly the ranks left
-                # the barrier before it, which at 4 ranks on 2 cores is tens of microseconds.
-                iters = max(iters, 10 * rounds)
-                cmd[cmd.index("-n") + 1] = str(iters)
                 cmd += ["--rounds", str(rounds)]
             run(cmd, env=env)
             with open(path) as f:

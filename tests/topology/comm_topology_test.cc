@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/tuner.h"
+#include "cpu_host_topology.h"
 #include "mp_harness.h"
 #include "topology/topology_file.h"
 
@@ -250,20 +251,8 @@ TEST(CommTopology, ConfigFromAnOlderLayoutHasNoAlgorithms) {
   EXPECT_STREQ(mixccl::configAlgorithms(&config), "ring");
 }
 
-Topology fourRanks() {
-  Topology t;
-  HostInfo h;
-  h.cores = 4;
-  t.hosts.push_back(h);
-  for (int r = 0; r < 4; ++r) t.ranks.push_back({0, "cpu", r});
-  t.addLinkClass({"shm", 1.0, 10.0, "test"});
-  t.deviceRates.push_back({"cpu", 20.0, 10.0, "test"});
-  t.connectByHost("shm", "shm");
-  return t;
-}
-
 TEST(Tuner, DecisionsAreCachedPerBucketAndSchedulesPerShape) {
-  Tuner tuner(fourRanks(), 0, "test");
+  Tuner tuner(cpuHostTopology(4, 4), 0, "test");
   AlgorithmChoice a, b, c;
   ASSERT_TRUE(tuner.choose(Collective::AllReduce, 1000, mixcclFloat32, &a).isOk());
   ASSERT_TRUE(tuner.choose(Collective::AllReduce, 1023, mixcclFloat32, &b).isOk());  // same bucket
@@ -288,7 +277,7 @@ TEST(Tuner, DecisionsAreCachedPerBucketAndSchedulesPerShape) {
 }
 
 TEST(Tuner, IslandsOfDifferentSpeedsGetWeights) {
-  Topology t = fourRanks();
+  Topology t = cpuHostTopology(4, 4);
   t.ranks[2].deviceKind = t.ranks[3].deviceKind = "cuda";
   t.deviceRates.push_back({"cuda", 500.0, 400.0, "test"});
   Tuner tuner(t, 0, "test");
@@ -300,7 +289,7 @@ TEST(Tuner, IslandsOfDifferentSpeedsGetWeights) {
 // MIXCCL_ISLAND_WEIGHTS replaces the model's weights: one positive number per island, else an error
 // naming what was wrong (and the weights stay as they were).
 TEST(Tuner, IslandWeightsCanBeSetAndBadOnesAreRefused) {
-  Topology t = fourRanks();
+  Topology t = cpuHostTopology(4, 4);
   t.ranks[2].deviceKind = t.ranks[3].deviceKind = "cuda";
   t.deviceRates.push_back({"cuda", 500.0, 400.0, "test"});
   Tuner tuner(t, 0, "test");
