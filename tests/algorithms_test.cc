@@ -22,8 +22,9 @@ constexpr int kMaxRanks = 33;
 
 // The simulation is single-threaded arithmetic on symbolic cells, and every region it touches is
 // range-checked by the simulator itself: the sanitizers add little and make it 5-15x slower, so
-// under ASan and TSan (scripts/test.sh runs every test again there) the sweeps keep every rank count
-// up to 9 and a few larger ones. The plain build sweeps them all.
+// under ASan (scripts/test.sh runs every test again there; its TSan stage leaves this file out, as
+// it starts no thread) the sweeps keep every rank count up to 9 and a few larger ones. The plain
+// build sweeps them all.
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 constexpr bool kReducedSweep = true;
 #elif defined(__has_feature)
