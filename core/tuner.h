@@ -66,15 +66,23 @@ struct AlgorithmChoice {
 };
 
 // Measured selection's limits (see above).
-constexpr double kTrialWithin = 1.6;      // candidates: predicted at most this many times the pick's
+// The window and the cap were 1.6x and 3 until run T (docs/performance.md): at 2 ranks the model
+// priced the fast path's one-shot at 4 KiB at 0.8-1.0 us where it measures 1.6-1.7 (recursive
+// doubling 1.5), just outside 1.6x, and the generic one-shot at 32 KiB 4th at 5.5-6.6 us where it
+// measures fastest, 3.8 us: left out by the cap.
+constexpr double kTrialWithin = 2.0;      // candidates: predicted at most this many times the pick's
 constexpr double kTrialMaxUs = 2000;      // only sizes the model predicts faster than this
-constexpr size_t kTrialCandidates = 3;    // at most this many: one chunk size per algorithm, no twins
+constexpr size_t kTrialCandidates = 4;    // at most this many: one chunk size per algorithm, no twins
 constexpr int kTrialWarmupRounds = 6;     // untimed first turns of every candidate: they build its
                                           // schedules and touch the shm ring pages of links only it
                                           // uses for the first time (0.1-3 ms a call on this VM)
 constexpr double kTrialBudgetUs = 30;     // timed calls per candidate: this over the prediction,
-constexpr int kTrialMinSamples = 5;       //   clamped to [kTrialMinSamples, kTrialMaxSamples]
+constexpr int kTrialMinSamples = 10;     //   clamped to [kTrialMinSamples, kTrialMaxSamples]; the
+                                          //   floor was 5 until run U, where 5 calls of each of 4
+                                          //   candidates at 256 KiB settled on one 22 % slower
 constexpr int kTrialMaxSamples = 12;
+// The most calls one trial takes before it settles (every call after it runs the settled choice).
+constexpr int kTrialMaxCalls = static_cast<int>(kTrialCandidates) * (kTrialWarmupRounds + kTrialMaxSamples);
 constexpr double kTrialMargin = 0.05;     // the model's pick stays unless beaten by more than 5 %
 
 // One entry of MIXCCL_ALGO or config.algorithms: "ring" (every collective that has it) or

@@ -104,13 +104,13 @@ class Systems:
         if small:
             ranges.append((small[0], small[-1], self.args.iters_small, max(10, self.args.iters_small // 10)))
         if large:
-            # Forty warm-up calls: a fresh communicator's first calls touch its shm rings' pages for
+            # Seventy warm-up calls: a fresh communicator's first calls touch its shm rings' pages for
             # the first time (8 slots a link), which on this VM cost 1-5 ms a call for each
             # algorithm's first four or five calls (64 KiB-512 KiB, 4 ranks), and the tuner's
-            # measured trials take up to 33 calls at these sizes (6 untimed, then 5 timed turns of
-            # each of up to 3 candidates; core/tuner.h) before it settles: what a job's first
+            # measured trials take up to 64 calls at these sizes (6 untimed, then 10 timed turns of
+            # each of up to 4 candidates; core/tuner.h) before it settles: what a job's first
             # iterations pay, not its speed.
-            ranges.append((large[0], large[-1], self.args.iters_large, 40))
+            ranges.append((large[0], large[-1], self.args.iters_large, 70))
         return ranges
 
     def mixccl(self, nranks, env=None, factor=2):

@@ -119,15 +119,16 @@ void everyAlgorithmMixed(int rank, int nranks, const mixcclUniqueId& id) {
 }
 
 // The tuner, trials forced on (MIXCCL_TUNE_MEASURE=2: also where ranks outnumber cores) and built-in
-// costs (the sizes on trial then do not depend on this machine's speed): 60 calls a size, more than
-// any trial takes, so calls run through every trial's turns and its settlement.
+// costs (the sizes on trial then do not depend on this machine's speed): kTrialMaxCalls + 8 calls a
+// size, more than any trial takes, so calls run through every trial's turns and its settlement.
 void tunerMixed(int rank, int nranks, const mixcclUniqueId& id) {
   setenv("MIXCCL_TUNE_MEASURE", "2", 1);
   setenv("MIXCCL_CALIBRATE", "0", 1);
   mixcclComm_t comm = nullptr;
   MP_CHECK_OK(mixcclCommInitRank(&comm, nranks, id, rank), nullptr);
-  mixedAllReduces(comm, rank, nranks, kCounts, 60, "the tuner's pick");
-  MP_EXPECT(comm->tuner->trialsSettled() >= 1, "no trial settled in %zu sizes x 60 calls", kCounts.size());
+  const int calls = kTrialMaxCalls + 8;
+  mixedAllReduces(comm, rank, nranks, kCounts, calls, "the tuner's pick");
+  MP_EXPECT(comm->tuner->trialsSettled() >= 1, "no trial settled in %zu sizes x %d calls", kCounts.size(), calls);
   MP_CHECK_OK(mixcclCommDestroy(comm), nullptr);
 }
 

@@ -142,9 +142,11 @@ TEST(TunerTrial, NoTrialsWhenForcedTurnedOffOversubscribedOrOnDevices) {
   EXPECT_FALSE(Tuner(cpuHostTopology(1, 1), 0, "test").measures());
 }
 
-// Each rank: all-reduces of several sizes, 60 calls each (enough for any trial: at most 45), every output
+// Each rank: all-reduces of several sizes, kCallsPerSize each (more than any trial takes), every output
 // checked in full; then every trial settled and every rank holds the same choice for every size.
 // Trials are forced on (MIXCCL_TUNE_MEASURE=2) so that 3 and 4 ranks on a 2-core machine have them.
+constexpr int kCallsPerSize = kTrialMaxCalls + 8;
+
 void trialsOnALiveCommunicator(int rank, int nranks, const mixcclUniqueId& id) {
   setenv("MIXCCL_TUNE_MEASURE", "2", 1);  // also where the ranks outnumber this machine's cores
   // Built-in costs: which sizes go on trial then depends on the model alone, not on how fast this
@@ -157,7 +159,7 @@ void trialsOnALiveCommunicator(int rank, int nranks, const mixcclUniqueId& id) {
   const float ranksSum = static_cast<float>(nranks * (nranks + 1) / 2);
   for (size_t count : counts) {
     std::vector<float> in(count), out(count);
-    for (int i = 0; i < 60; ++i) {
+    for (int i = 0; i < kCallsPerSize; ++i) {
       for (size_t j = 0; j < count; ++j) in[j] = static_cast<float>((rank + 1) * static_cast<int>(j % 13 + 1) + i);
       MP_CHECK_OK(mixcclAllReduce(in.data(), out.data(), count, mixcclFloat32, mixcclSum, comm, nullptr), comm);
       size_t bad = 0;
@@ -166,11 +168,11 @@ void trialsOnALiveCommunicator(int rank, int nranks, const mixcclUniqueId& id) {
       MP_EXPECT(bad == 0, "count %zu call %d: %zu of %zu elements wrong", count, i, bad, count);
     }
   }
-  MP_EXPECT(comm->tuner->trialsSettled() >= 1, "no trial settled in 4 sizes x 60 calls");
+  MP_EXPECT(comm->tuner->trialsSettled() >= 1, "no trial settled in 4 sizes x %d calls", kCallsPerSize);
   for (size_t count : counts) {
     AlgorithmChoice c;
     MP_CHECK(comm->tuner->choose(Collective::AllReduce, count, mixcclFloat32, &c).isOk(), "choose");
-    MP_EXPECT(c.trial == nullptr, "count %zu: still on trial after 60 calls", count);
+    MP_EXPECT(c.trial == nullptr, "count %zu: still on trial after %d calls", count, kCallsPerSize);
     std::vector<int32_t> mine{static_cast<int32_t>(c.algorithm - &allAlgorithms()[0])}, all(static_cast<size_t>(nranks));
     MP_CHECK_OK(mixcclAllGather(mine.data(), all.data(), 1, mixcclInt32, comm, nullptr), comm);
     for (int r = 0; r < nranks; ++r)
