@@ -10,7 +10,8 @@
 // working set: every buffer extent the schedules touch, summed over the ranks of one island (one
 // host, one device kind: they share its caches), picks between the device's cached and bulk rates. Where a host has more ranks
 // than cores, work and latency there stretch by ranks / cores; every round that waits pays the
-// host's measured fixed wait once (HostInfo::waitUs: a context switch, whatever the size), and every
+// host's measured fixed wait (HostInfo::waitUs: a context switch, whatever the size) once per wave
+// of the peers it waits for (peers / cores, rounded up, where ranks outnumber cores), and every
 // message it waits for the host's measured size-proportional cost (HostInfo::stepUs, scaled by the
 // message's size against kStepCalibrationBytes; every sender must get a core in turn, so these add
 // up): what makes many small rounds, ring's many pipelined pieces, and direct algorithms' n-1 large
@@ -59,6 +60,7 @@ class CostModel {
     int island = 0;            // Topology::islands(): ranks of one island share their caches
     double stepUs = 0;         // the host's size-proportional cost per waited message (HostInfo::stepUs)
     double waitUs = 0;         // the host's fixed cost of a round that waits (HostInfo::waitUs)
+    int cores = 0;             // the host's cores where its ranks outnumber them (else 0): waits come in waves
   };
   // us per byte through host h's own network rate (HostInfo::netGBps) shared by the crossing[h]
   // ranks of h that send to other hosts in the schedules; 0 when the rate is unknown.

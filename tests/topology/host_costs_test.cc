@@ -86,13 +86,17 @@ TEST(HostCosts, OversubscriptionPenalisesRingsManyStepsAtFourRanksOnTwoCores) {
   }
 }
 
-// The fixed wait (HostInfo::waitUs) is paid once per round that waits, whatever the message size
-// and however many messages the round waits for: a round of three tiny receives costs it once, a
-// round of sends only never, and the 256 KiB step cost still scales with size on top.
-TEST(HostCosts, TheFixedWaitIsPaidOncePerWaitingRound) {
-  Topology quiet = oneHost(4, 2, 0), waiting = oneHost(4, 2, 0);
-  waiting.hosts[0].waitUs = 7;
+// The fixed wait (HostInfo::waitUs) is paid per round that waits, whatever the message size, once
+// for every wave of the peers it waits for: where ranks outnumber cores those peers get the cores
+// `cores` at a time. A round of three tiny receives on 2 cores costs it twice, on 4 cores (a core
+// per rank) once; one receive once; a round of sends only never; the 256 KiB step cost still scales
+// with size on top.
+TEST(HostCosts, TheFixedWaitIsPaidOncePerWaveOfWaitedPeers) {
   auto price = [](const Topology& t, const std::vector<Schedule>& s) { return CostModel(&t).predictUs(s, 4); };
+  auto withWait = [](Topology t, double waitUs) {
+    t.hosts[0].waitUs = waitUs;
+    return t;
+  };
   // Rank 0 receives one float from each of ranks 1-3 in one round; they only send.
   std::vector<Schedule> gather(4);
   Round& r0 = newRound(gather[0]);
@@ -100,15 +104,26 @@ TEST(HostCosts, TheFixedWaitIsPaidOncePerWaitingRound) {
     addRecv(r0, p, region(Buf::Output, static_cast<size_t>(p), 1));
     addSend(newRound(gather[static_cast<size_t>(p)]), 0, region(Buf::Input, 0, 1));
   }
-  EXPECT_NEAR(price(waiting, gather) - price(quiet, gather), 7.0, 1e-9);
-  // Two such rounds in a row: twice.
+  const Topology twoCores = oneHost(4, 2, 0), fourCores = oneHost(4, 4, 0);
+  EXPECT_NEAR(price(withWait(twoCores, 7), gather) - price(twoCores, gather), 2 * 7.0, 1e-9);
+  EXPECT_NEAR(price(withWait(fourCores, 7), gather) - price(fourCores, gather), 7.0, 1e-9);
+  // Two such rounds in a row: twice that.
   std::vector<Schedule> twice = gather;
   for (int p = 1; p < 4; ++p) addSend(newRound(twice[static_cast<size_t>(p)]), 0, region(Buf::Input, 0, 1));
   Round& again = newRound(twice[0]);
   for (int p = 1; p < 4; ++p) addRecv(again, p, region(Buf::Output, static_cast<size_t>(p), 1));
-  EXPECT_NEAR(price(waiting, twice) - price(quiet, twice), 14.0, 1e-9);
-  // Large messages pay the step cost per message on top of the one fixed wait.
-  Topology both = waiting;
+  EXPECT_NEAR(price(withWait(twoCores, 7), twice) - price(twoCores, twice), 4 * 7.0, 1e-9);
+  // A round waiting for one peer, however many pieces it sends: one wave.
+  std::vector<Schedule> pair(4);
+  Round& p0 = newRound(pair[0]);
+  addRecv(p0, 1, region(Buf::Output, 0, 1));
+  addRecv(p0, 1, region(Buf::Output, 1, 1));
+  Round& p1 = newRound(pair[1]);
+  addSend(p1, 0, region(Buf::Input, 0, 1));
+  addSend(p1, 0, region(Buf::Input, 1, 1));
+  EXPECT_NEAR(price(withWait(twoCores, 7), pair) - price(twoCores, pair), 7.0, 1e-9);
+  // Large messages pay the step cost per message on top of the fixed waits.
+  Topology both = withWait(twoCores, 7);
   both.hosts[0].stepUs = 10;
   const size_t big = kStepCalibrationBytes / 4;
   std::vector<Schedule> large(4);
@@ -117,7 +132,7 @@ TEST(HostCosts, TheFixedWaitIsPaidOncePerWaitingRound) {
     addRecv(l0, p, region(Buf::Output, static_cast<size_t>(p) * big, big));
     addSend(newRound(large[static_cast<size_t>(p)]), 0, region(Buf::Input, 0, big));
   }
-  EXPECT_NEAR(price(both, large) - price(quiet, large), 7.0 + 3 * 10.0, 1e-6);
+  EXPECT_NEAR(price(both, large) - price(twoCores, large), 2 * 7.0 + 3 * 10.0, 1e-6);
 }
 
 // 4 hosts x 2 ranks; host 3's own network rate is a quarter of the others'.
