@@ -57,6 +57,28 @@ netns_setup() {
     ip -n "$sw" link set "${NETNS_TAG}b$i" master br0
     ip -n "$sw" link set "${NETNS_TAG}b$i" up
   done
+  netns_wait_links
+}
+
+# `ip link set up` returns before a veth has its carrier. Until it has, Open MPI's daemons do not count
+# veth0 as a usable interface and mpirun fails at once ("lack of common network interfaces and/or no
+# route found", seen once in a fresh-clone run), and early packets are dropped. Wait (up to 10 s) until
+# every host's veth0, its port on the bridge, and the bridge itself report state UP.
+netns_wait_links() {
+  local try i ready
+  for ((try = 0; try < 100; try++)); do
+    ready=1
+    ip -n "${NETNS_TAG}sw" -o link show br0 | grep -q "state UP" || ready=0
+    for ((i = 0; i < NETNS_HOSTS && ready; i++)); do
+      ip -n "${NETNS_TAG}h$i" -o link show veth0 | grep -q "state UP" || ready=0
+      ip -n "${NETNS_TAG}sw" -o link show "${NETNS_TAG}b$i" | grep -q "state UP" || ready=0
+    done
+    [ "$ready" = 1 ] && return 0
+    sleep 0.1
+  done
+  echo "netns_hosts: the namespace hosts' links are not all up after 10 s:" >&2
+  ip -n "${NETNS_TAG}sw" -br link show >&2
+  return 1
 }
 
 # Host I sends at RATE (its veth0) and receives at RATE (its port on the bridge).
