@@ -77,7 +77,7 @@ constexpr int kTrialWarmupRounds = 6;     // untimed first turns of every candid
                                           // schedules and touch the shm ring pages of links only it
                                           // uses for the first time (0.1-3 ms a call on this VM)
 constexpr double kTrialBudgetUs = 30;     // timed calls per candidate: this over the prediction,
-constexpr int kTrialMinSamples = 10;     //   clamped to [kTrialMinSamples, kTrialMaxSamples]; the
+constexpr int kTrialMinSamples = 10;      //   clamped to [kTrialMinSamples, kTrialMaxSamples]; the
                                           //   floor was 5 until run U, where 5 calls of each of 4
                                           //   candidates at 256 KiB settled on one 22 % slower
 constexpr int kTrialMaxSamples = 12;

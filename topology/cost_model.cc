@@ -202,7 +202,7 @@ double CostModel::predictUs(const std::vector<Schedule>& schedules, size_t es) c
         // 15 (one peer a round) where one wait per round priced them the other way round.
         double peers = 0;
         for (size_t p = 0; p < n; ++p) peers += (p != r && need[p] > 0) ? 1 : 0;
-        const double waves = peers == 0 ? 0 : rc.cores > 0 ? std::ceil(peers / rc.cores) : 1;
+        const double waves = rc.cores > 0 ? std::ceil(peers / rc.cores) : std::min(peers, 1.0);
         end = std::max(end, post + busy * rc.share) + kRoundOverheadUs * rc.share + waits * rc.stepUs +
               waves * rc.waitUs;
         clock[r] = end;
