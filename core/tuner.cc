@@ -24,11 +24,22 @@ struct TrialState {
   std::tuple<int, int, size_t> key;        // the bucket's decision key
   std::string what;                        // "AllReduce of 16 KiB to 32 KiB (4-byte elements)"
   std::vector<Candidate> candidates;       // the model's order: [0] is its pick
-  std::vector<std::vector<double>> samples;  // this rank's timed calls of each candidate (us)
-  int samplesEach = 0;
+  std::vector<std::vector<double>> samples;  // this rank's timed calls of each candidate (us), in order
+  // After kTrialWarmupRounds untimed turns of each candidate, the candidates take turns in blocks:
+  // `block` calls of one in a row, the first `blockWarmup` of them untimed, `blocks` blocks each.
+  // With a core per rank a block is one call (calls alternate); on an oversubscribed host a block is
+  // several calls in a row, timed together (see kTrialBlockTimed).
+  int block = 1;
+  int blockWarmup = 0;
+  int blocks = 0;
   int calls = 0;                           // calls that took a turn so far
-  int total() const { return (kTrialWarmupRounds + samplesEach) * static_cast<int>(candidates.size()); }
+  int timedPerBlock() const { return block - blockWarmup; }
+  int total() const { return (kTrialWarmupRounds + blocks * block) * static_cast<int>(candidates.size()); }
 };
+
+// bench/compare/run.py warms each size up with TRIAL_MAX_CALLS calls (and a few more) so that its
+// timed calls come after the trial: change both together.
+static_assert(kTrialMaxCalls == 144, "bench/compare/run.py's TRIAL_MAX_CALLS is kTrialMaxCalls");
 
 namespace {
 
@@ -214,16 +225,16 @@ Tuner::Tuner(Topology topology, int rank, std::string name)
     : topology_(std::move(topology)), model_(&topology_), rank_(rank), name_(std::move(name)) {
   if (auto spec = env::get("ALGO", true)) forced_ = parseForcedAlgos(*spec);
   // Measured trials need a call's time on this host to be the call's time: cpu ranks only (a device
-  // rank's call may only enqueue work), and each with a core of its own, unless MIXCCL_TUNE_MEASURE=2
-  // (on a host with more ranks than cores a call's time is mostly the wait for a descheduled peer:
-  // 4 ranks on 2 cores timed a 4 KiB one-shot at 15-50 us a call where a loop of them ran at 12 us
-  // a call, and ranked it behind recursive doubling, 15 us a call in a loop). Every rank sees the
-  // same topology, so all decide alike.
+  // rank's call may only enqueue work). Where a host has more ranks than cores, trials time blocks
+  // of calls in a row (TrialState): there a single call's time is mostly the wait for a descheduled
+  // peer (4 ranks on 2 cores timed a 4 KiB one-shot at 15-50 us a call where a loop of them ran at
+  // 12 us a call). Every rank sees the same topology, so all decide alike.
   const int64_t measure = env::getInt("TUNE_MEASURE", 1);
   bool ownCores = true;
   for (size_t h = 0; h < topology_.hosts.size(); ++h)
     ownCores = ownCores && topology_.ranksOnHost(static_cast<int>(h)) <= std::max(1, topology_.hosts[h].cores);
-  measure_ = topology_.nranks() >= 2 && measure != 0 && (ownCores || measure >= 2) &&
+  oversubscribed_ = !ownCores;
+  measure_ = topology_.nranks() >= 2 && measure != 0 &&
              std::all_of(topology_.ranks.begin(), topology_.ranks.end(),
                          [](const RankInfo& r) { return r.deviceKind == "cpu"; });
   islands_ = topology_.islands();
@@ -248,8 +259,13 @@ void takeTurn(const AlgorithmChoice& d, bool mayTrial, AlgorithmChoice* out) {
   if (!mayTrial || t.calls >= t.total()) return;
   const int i = t.calls++;
   const int k = static_cast<int>(t.candidates.size());
-  const Candidate& c = t.candidates[static_cast<size_t>(i % k)];
-  const int slot = i < kTrialWarmupRounds * k ? -1 : i % k;
+  int which = i % k, slot = -1;  // the warm-up turns alternate, untimed
+  if (i >= kTrialWarmupRounds * k) {
+    const int j = i - kTrialWarmupRounds * k;
+    which = (j / t.block) % k;
+    if (j % t.block >= t.blockWarmup) slot = which;
+  }
+  const Candidate& c = t.candidates[static_cast<size_t>(which)];
   out->algorithm = c.algorithm;
   out->chunkCount = std::max<size_t>(1, c.chunkBytes / std::get<2>(t.key));
   out->predictedUs = c.predictedUs;
@@ -285,7 +301,14 @@ std::shared_ptr<TrialState> Tuner::planTrial(const DecisionQuery& q, const std::
   }
   if (t->candidates.size() < 2) return nullptr;
   const double samples = kTrialBudgetUs / std::max(pick.predictedUs, 1e-3);
-  t->samplesEach = static_cast<int>(std::clamp(samples, double{kTrialMinSamples}, double{kTrialMaxSamples}));
+  const int timed = static_cast<int>(std::clamp(samples, double{kTrialMinSamples}, double{kTrialMaxSamples}));
+  if (oversubscribed_) {
+    t->blockWarmup = kTrialBlockWarmup;
+    t->block = kTrialBlockWarmup + kTrialBlockTimed;
+    t->blocks = kTrialBlocks;
+  } else {
+    t->blocks = timed;
+  }
   t->samples.resize(t->candidates.size());
   return t;
 }
@@ -358,8 +381,13 @@ Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, Algorith
     if (choice.trial) {
       for (const Candidate& x : choice.trial->candidates)
         trialText += strFormat("%s%s/%s", trialText.empty() ? "" : ", ", x.algorithm->name, sizeText(x.chunkBytes).c_str());
-      trialText = strFormat("; the next %d calls try %s in turn (%d untimed and %d timed calls each) to settle it",
-                            choice.trial->total(), trialText.c_str(), kTrialWarmupRounds, choice.trial->samplesEach);
+      const TrialState& t = *choice.trial;
+      trialText = t.block == 1
+          ? strFormat("; the next %d calls try %s in turn (%d untimed and %d timed calls each) to settle it",
+                      t.total(), trialText.c_str(), kTrialWarmupRounds, t.blocks)
+          : strFormat("; the next %d calls try %s in turn (%d untimed calls each, then %d blocks of %d calls in a "
+                      "row, %d of them timed) to settle it", t.total(), trialText.c_str(), kTrialWarmupRounds,
+                      t.blocks, t.block, t.timedPerBlock());
     }
     MIXCCL_INFO("%s rank %d: %s uses %s with %s chunks, predicted %.1f us (%s); alternatives: %s%s", name_.c_str(),
                 rank_, bucketText().c_str(), pick.algorithm->name, sizeText(pick.chunkBytes).c_str(), pick.predictedUs,
@@ -394,11 +422,21 @@ void Tuner::returnTurn(const AlgorithmChoice& choice) {
 std::vector<double> Tuner::trialTimes(const AlgorithmChoice& choice) {
   if (!choice.trial) return {};
   std::lock_guard<std::mutex> lock(mutex_);
-  // The median of each candidate's calls: a call's time on one rank swings with when the others
-  // arrive (a rank that arrives first waits inside its call), and the fastest call of a few is the
-  // one where this rank came last, which ranks the algorithms by luck more than by speed.
+  // The median of each candidate's blocks, a block counting as the mean of its timed calls (with a
+  // core per rank a block is one call). A call's time on one rank swings with when the others arrive
+  // (a rank that arrives first waits inside its call), and the fastest call of a few is the one
+  // where this rank came last, which ranks the algorithms by luck more than by speed. Where ranks
+  // outnumber cores a single call swings with the scheduler far more than a loop does, and the
+  // calls of a block in a row add up to the loop's time.
   std::vector<double> out;
-  for (std::vector<double> v : choice.trial->samples) {
+  const size_t per = static_cast<size_t>(std::max(1, choice.trial->timedPerBlock()));
+  for (const std::vector<double>& calls : choice.trial->samples) {
+    std::vector<double> v;
+    for (size_t b = 0; b + per <= calls.size(); b += per) {
+      double sum = 0;
+      for (size_t i = b; i < b + per; ++i) sum += calls[i];
+      v.push_back(sum / static_cast<double>(per));
+    }
     if (v.empty()) {
       out.push_back(std::numeric_limits<double>::infinity());
       continue;
@@ -437,8 +475,9 @@ void Tuner::settleTrial(const AlgorithmChoice& choice, const std::vector<double>
                          t.candidates[i].predictedUs);
     }
     MIXCCL_INFO("%s rank %d: %s %s %s with %s chunks after timing its candidates (the mean over ranks of each "
-                "rank's median call of each: %s)", name_.c_str(), rank_, t.what.c_str(),
-                win == 0 ? "keeps" : "switches to", w.algorithm->name, sizeText(w.chunkBytes).c_str(), times.c_str());
+                "rank's median %s of each: %s)", name_.c_str(), rank_, t.what.c_str(),
+                win == 0 ? "keeps" : "switches to", w.algorithm->name, sizeText(w.chunkBytes).c_str(),
+                t.block == 1 ? "call" : strFormat("block of %d calls", t.timedPerBlock()).c_str(), times.c_str());
   }
 }
 

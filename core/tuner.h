@@ -17,21 +17,24 @@
 // MIXCCL_CHUNK_BYTES forces the chunk size.
 //
 // Measured selection. The model's ranking of algorithms it predicts close together is the least
-// certain (at 2 ranks it priced one-shot and two-shot dearest where they measure fastest). Where
-// every rank computes on the cpu with a core of its own (a call's time is then the host's own: a
-// device rank's call may only enqueue work, and on a host with more ranks than cores a call's time
-// is mostly the wait for a descheduled peer; MIXCCL_TUNE_MEASURE=2 times there too), and the model
-// puts other algorithms within kTrialWithin of its pick at a size it predicts under kTrialMaxUs,
-// the bucket starts as a trial: its first calls take turns between those candidates
-// (kTrialWarmupRounds untimed turns of each, then timed ones), each rank keeps the median of its
-// timed calls of each, and after the trial's last call the ranks agree on the mean over ranks of
-// those medians (a small internal all-reduce, core/op.cc). The candidate measured fastest by more
-// than kTrialMargin over the model's pick replaces it, for good; MIXCCL_DEBUG=INFO logs the
-// settlement with the times. Every rank sees the same calls in the same order (NCCL's rule), so
-// every rank takes the same turns and settles at the same call. MIXCCL_TUNE_MEASURE=0 keeps the
-// model's pick (set it alike on every rank, as MIXCCL_ALGO).
+// certain (at 2 ranks it priced one-shot and two-shot dearest where they measure fastest; at 4 ranks
+// on 2 cores Rabenseifner under ring at 2 MiB, where ring measures 11-29 % faster). Where every rank
+// computes on the cpu (a call's time is then the host's own: a device rank's call may only enqueue
+// work), and the model puts other algorithms within kTrialWithin of its pick at a size it predicts
+// under kTrialMaxUs, the bucket starts as a trial: its first calls take turns between those
+// candidates (kTrialWarmupRounds untimed turns of each, then timed ones), each rank keeps the median
+// of its timed turns of each, and after the trial's last call the ranks agree on the mean over ranks
+// of those medians (a small internal all-reduce, core/op.cc). With a core per rank a turn is one
+// call. Where a host has more ranks than cores a turn is a block of calls in a row (kTrialBlockWarmup
+// untimed, then kTrialBlockTimed timed, counted as their mean; kTrialBlocks of each candidate): there
+// one call's time is mostly the wait for a descheduled peer, while the calls of a block add up to a
+// loop's time. The candidate measured fastest by more than kTrialMargin over the model's pick
+// replaces it, for good; MIXCCL_DEBUG=INFO logs the settlement with the times. Every rank sees the
+// same calls in the same order (NCCL's rule), so every rank takes the same turns and settles at the
+// same call. MIXCCL_TUNE_MEASURE=0 keeps the model's pick (set it alike on every rank, as MIXCCL_ALGO).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <map>
@@ -81,8 +84,18 @@ constexpr int kTrialMinSamples = 10;      //   clamped to [kTrialMinSamples, kTr
                                           //   floor was 5 until run U, where 5 calls of each of 4
                                           //   candidates at 256 KiB settled on one 22 % slower
 constexpr int kTrialMaxSamples = 12;
+// On a host with more ranks than cores, after the warm-up turns each candidate runs kTrialBlocks
+// blocks of calls in a row, in turn: kTrialBlockWarmup untimed calls (the first after a switch pays
+// for the ranks' scheduling pattern of the last candidate), then kTrialBlockTimed timed. Until
+// 2026-12-05 trials were off on such hosts: timed one call at a time, 4 ranks on 2 cores ranked a
+// 4 KiB one-shot (15-50 us a call, 12 in a loop) behind recursive doubling (15 in a loop).
+constexpr int kTrialBlocks = 3;
+constexpr int kTrialBlockWarmup = 2;
+constexpr int kTrialBlockTimed = 8;
 // The most calls one trial takes before it settles (every call after it runs the settled choice).
-constexpr int kTrialMaxCalls = static_cast<int>(kTrialCandidates) * (kTrialWarmupRounds + kTrialMaxSamples);
+constexpr int kTrialMaxCalls =
+    static_cast<int>(kTrialCandidates) *
+    (kTrialWarmupRounds + std::max(kTrialMaxSamples, kTrialBlocks * (kTrialBlockWarmup + kTrialBlockTimed)));
 constexpr double kTrialMargin = 0.05;     // the model's pick stays unless beaten by more than 5 %
 
 // One entry of MIXCCL_ALGO or config.algorithms: "ring" (every collective that has it) or
@@ -121,9 +134,10 @@ class Tuner {
   void returnTurn(const AlgorithmChoice& choice);
   // Ends the trial of choice.trial with the ranks' agreed times (one per candidate, in trial order).
   void settleTrial(const AlgorithmChoice& choice, const std::vector<double>& agreedUs);
-  // Whether buckets may be decided by measured trials (all-cpu communicator, a core per rank or
-  // MIXCCL_TUNE_MEASURE=2; not MIXCCL_TUNE_MEASURE=0).
+  // Whether buckets may be decided by measured trials (all-cpu communicator; not MIXCCL_TUNE_MEASURE=0).
   bool measures() const { return measure_; }
+  // Whether its trials time blocks of calls in a row (a host has more ranks than cores).
+  bool timesBlocks() const { return oversubscribed_; }
   // Trials settled so far (tests and tools).
   int trialsSettled() const { return settled_.load(std::memory_order_relaxed); }
   // The schedule for args built by `algorithm`, from the cache when it was built before.
@@ -165,6 +179,7 @@ class Tuner {
   std::vector<ForcedAlgo> forced_;
   std::string forcedSource_ = "MIXCCL_ALGO";
   bool measure_ = false;
+  bool oversubscribed_ = false;  // a host has more ranks than cores: trials time blocks of calls
   std::atomic<int> settled_{0};
 };
 

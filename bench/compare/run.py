@@ -28,6 +28,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 SMALL_MAX = 64 * 1024  # sizes up to here are latency-bound: many iterations
+# The most calls a measured trial of the tuner takes (kTrialMaxCalls, core/tuner.h), and the largest
+# size it may time here (predicted under kTrialMaxUs, 2 ms: at most about 8 MiB at 4 ranks).
+TRIAL_MAX_CALLS = 144
+TRIAL_MAX_BYTES = 8 * 1024 * 1024
 
 
 def parse_bytes(text):
@@ -101,16 +105,20 @@ class Systems:
         small = [x for x in sizes if x <= SMALL_MAX]
         large = [x for x in sizes if x > SMALL_MAX]
         ranges = []
+        # Warm-up calls: a fresh communicator's first calls touch its shm rings' pages for the first
+        # time (8 slots a link), which on this VM cost 1-5 ms a call for each algorithm's first four
+        # or five calls (64 KiB-512 KiB, 4 ranks), and the tuner's measured trials take up to
+        # TRIAL_MAX_CALLS calls before it settles, at sizes it predicts under 2 ms (up to about
+        # 8 MiB at 4 ranks here): what a job's first iterations pay, not its speed.
+        trial = [x for x in large if x <= TRIAL_MAX_BYTES]
+        beyond = [x for x in large if x > TRIAL_MAX_BYTES]
         if small:
-            ranges.append((small[0], small[-1], self.args.iters_small, max(10, self.args.iters_small // 10)))
-        if large:
-            # Seventy warm-up calls: a fresh communicator's first calls touch its shm rings' pages for
-            # the first time (8 slots a link), which on this VM cost 1-5 ms a call for each
-            # algorithm's first four or five calls (64 KiB-512 KiB, 4 ranks), and the tuner's
-            # measured trials take up to 64 calls at these sizes (6 untimed, then 10 timed turns of
-            # each of up to 4 candidates; core/tuner.h) before it settles: what a job's first
-            # iterations pay, not its speed.
-            ranges.append((large[0], large[-1], self.args.iters_large, 70))
+            ranges.append((small[0], small[-1], self.args.iters_small,
+                           max(TRIAL_MAX_CALLS + 6, self.args.iters_small // 10)))
+        if trial:
+            ranges.append((trial[0], trial[-1], self.args.iters_large, TRIAL_MAX_CALLS + 6))
+        if beyond:
+            ranges.append((beyond[0], beyond[-1], self.args.iters_large, 70))
         return ranges
 
     def mixccl(self, nranks, env=None, factor=2):

@@ -94,12 +94,15 @@ void printTables(const Topology& t, const Options& o) {
                                 : o.elementBytes == 2 ? mixcclFloat16
                                 : o.elementBytes == 8 ? mixcclFloat64
                                                       : mixcclFloat32;
-  std::printf("# Measured trials: %s\n",
+  std::printf("# Measured trials: %s%s\n",
               tuner.measures()
                   ? "on; a row marked 'timed' is settled at run time by timing those candidates on its first calls "
                     "(the fastest by more than 5 % replaces the model's pick; MIXCCL_TUNE_MEASURE=0 turns this off)"
-                  : "off (they need every rank on the cpu with a core of its own, MIXCCL_TUNE_MEASURE=2 times "
-                    "oversubscribed hosts too, and MIXCCL_TUNE_MEASURE=0 turns them off): the table is the choice");
+                  : "off (they need every rank on the cpu, and MIXCCL_TUNE_MEASURE=0 turns them off): the table is "
+                    "the choice",
+              tuner.measures() && tuner.timesBlocks()
+                  ? "; a host has more ranks than cores, so each candidate is timed in blocks of calls in a row"
+                  : "");
   for (Collective c : all) {
     std::string name = collectiveName(c);
     std::string lowered;

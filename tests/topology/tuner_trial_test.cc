@@ -107,7 +107,7 @@ TEST(TunerTrial, TheModelsPickStaysUnlessClearlyBeaten) {
   EXPECT_EQ(after.algorithm, modelPick);
 }
 
-TEST(TunerTrial, NoTrialsWhenForcedTurnedOffOversubscribedOrOnDevices) {
+TEST(TunerTrial, NoTrialsWhenForcedTurnedOffOrOnDevices) {
   {
     Tuner tuner(cpuHostTopology(4, 4), 0, "test");
     tuner.forceAlgorithms("allreduce:ring", "test");
@@ -123,14 +123,14 @@ TEST(TunerTrial, NoTrialsWhenForcedTurnedOffOversubscribedOrOnDevices) {
     EXPECT_EQ(firstTrialCount(tuner, &c), 0u);
   }
   {
-    // More ranks than cores: a call's time is mostly the wait for a descheduled peer. =2 times anyway.
+    // More ranks than cores: trials there time blocks of calls (the next test), one call at a time
+    // with a core per rank.
     Topology t = cpuHostTopology(4, 4);
+    EXPECT_FALSE(Tuner(t, 0, "test").timesBlocks());
     t.hosts[0].cores = 2;
-    EXPECT_FALSE(Tuner(t, 0, "test").measures());
-    setenv("MIXCCL_TUNE_MEASURE", "2", 1);
-    Tuner forced(t, 0, "test");
-    unsetenv("MIXCCL_TUNE_MEASURE");
-    EXPECT_TRUE(forced.measures());
+    Tuner oversubscribed(t, 0, "test");
+    EXPECT_TRUE(oversubscribed.measures());
+    EXPECT_TRUE(oversubscribed.timesBlocks());
   }
   {
     // A device rank's call may only enqueue work: its time on the host says nothing.
@@ -142,13 +142,72 @@ TEST(TunerTrial, NoTrialsWhenForcedTurnedOffOversubscribedOrOnDevices) {
   EXPECT_FALSE(Tuner(cpuHostTopology(1, 1), 0, "test").measures());
 }
 
+// Where ranks outnumber cores, after the alternating warm-up turns each candidate runs blocks of calls
+// in a row, the first kTrialBlockWarmup of each untimed, and a block counts as the mean of its timed
+// calls. Candidate 1 here is a loop of mostly fast calls with two slow ones a block (a rank waiting
+// for a descheduled peer): its median call (5 us) beats the model's pick (10 us a call), its loop
+// (13.75 us a call) does not, so the pick stays. Then a trial where candidate 1's blocks are
+// faster, one block slowed down tenfold: the median block wins.
+TEST(TunerTrial, OversubscribedHostsTimeBlocksOfCallsInARow) {
+  Topology t = cpuHostTopology(4, 4);
+  t.hosts[0].cores = 2;
+  for (bool oneFasterLoop : {false, true}) {
+    Tuner tuner(t, 0, "test");
+    AlgorithmChoice c;
+    const size_t count = firstTrialCount(tuner, &c);
+    ASSERT_GT(count, 0u) << "no size of a 4-rank all-reduce on 2 cores has candidates within " << kTrialWithin << "x";
+    const Algorithm* modelPick = c.algorithm;
+    std::vector<const Algorithm*> order;  // the algorithm of every call
+    std::vector<int> slotOf;
+    int blockCalls = 0;  // timed calls of candidate 1 so far
+    for (;;) {
+      order.push_back(c.algorithm);
+      slotOf.push_back(c.trialSlot);
+      double us = 10;
+      if (c.trialSlot == 1) {
+        const int inBlock = blockCalls++ % kTrialBlockTimed;
+        if (oneFasterLoop) us = blockCalls <= kTrialBlockTimed ? 80 : 8;  // its first block slowed tenfold
+        else us = inBlock < 2 ? 40 : 5;
+      }
+      if (tuner.recordTrial(c, us)) break;
+      ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
+      ASSERT_NE(c.trial, nullptr);
+      ASSERT_LT(order.size(), 10000u);
+    }
+    std::vector<Candidate> candidates = tuner.trialCandidates(c);
+    const size_t k = candidates.size();
+    ASSERT_GE(k, 2u);
+    const size_t warm = static_cast<size_t>(kTrialWarmupRounds) * k;
+    const size_t block = static_cast<size_t>(kTrialBlockWarmup + kTrialBlockTimed);
+    ASSERT_EQ(order.size(), warm + static_cast<size_t>(kTrialBlocks) * k * block);
+    EXPECT_LE(order.size(), static_cast<size_t>(kTrialMaxCalls));
+    for (size_t i = 0; i < order.size(); ++i) {
+      // Warm-up turns alternate untimed; then blocks of one candidate, candidates in turn.
+      const size_t which = i < warm ? i % k : ((i - warm) / block) % k;
+      const bool timed = i >= warm && (i - warm) % block >= static_cast<size_t>(kTrialBlockWarmup);
+      EXPECT_EQ(order[i], candidates[which].algorithm) << "call " << i;
+      EXPECT_EQ(slotOf[i], timed ? static_cast<int>(which) : -1) << "call " << i;
+    }
+    std::vector<double> times = tuner.trialTimes(c);
+    ASSERT_EQ(times.size(), k);
+    EXPECT_DOUBLE_EQ(times[0], 10);
+    EXPECT_DOUBLE_EQ(times[1], oneFasterLoop ? 8 : 13.75);
+    tuner.settleTrial(c, times);
+    AlgorithmChoice after;
+    ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &after, true).isOk());
+    EXPECT_EQ(after.trial, nullptr);
+    EXPECT_EQ(after.algorithm, oneFasterLoop ? candidates[1].algorithm : modelPick);
+  }
+}
+
 // Each rank: all-reduces of several sizes, kCallsPerSize each (more than any trial takes), every output
 // checked in full; then every trial settled and every rank holds the same choice for every size.
-// Trials are forced on (MIXCCL_TUNE_MEASURE=2) so that 3 and 4 ranks on a 2-core machine have them.
+// Trials are on (MIXCCL_TUNE_MEASURE=1, the default, whatever the caller's environment); 3 and 4 ranks
+// on a 2-core machine time blocks of calls.
 constexpr int kCallsPerSize = kTrialMaxCalls + 8;
 
 void trialsOnALiveCommunicator(int rank, int nranks, const mixcclUniqueId& id) {
-  setenv("MIXCCL_TUNE_MEASURE", "2", 1);  // also where the ranks outnumber this machine's cores
+  setenv("MIXCCL_TUNE_MEASURE", "1", 1);
   // Built-in costs: which sizes go on trial then depends on the model alone, not on how fast this
   // machine (or a sanitizer build, where 4 ranks' sizes were all predicted too slow) measured.
   setenv("MIXCCL_CALIBRATE", "0", 1);
