@@ -300,14 +300,13 @@ std::shared_ptr<TrialState> Tuner::planTrial(const DecisionQuery& q, const std::
     taken.push_back(std::move(built));
   }
   if (t->candidates.size() < 2) return nullptr;
-  const double samples = kTrialBudgetUs / std::max(pick.predictedUs, 1e-3);
-  const int timed = static_cast<int>(std::clamp(samples, double{kTrialMinSamples}, double{kTrialMaxSamples}));
   if (oversubscribed_) {
     t->blockWarmup = kTrialBlockWarmup;
     t->block = kTrialBlockWarmup + kTrialBlockTimed;
     t->blocks = kTrialBlocks;
-  } else {
-    t->blocks = timed;
+  } else {  // one call a block: as many as kTrialBudgetUs of the pick's predicted time, clamped
+    const double samples = kTrialBudgetUs / std::max(pick.predictedUs, 1e-3);
+    t->blocks = static_cast<int>(std::clamp(samples, double{kTrialMinSamples}, double{kTrialMaxSamples}));
   }
   t->samples.resize(t->candidates.size());
   return t;
