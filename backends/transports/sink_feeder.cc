@@ -1,4 +1,5 @@
 #include "backends/transports/sink_feeder.h"
+#include "core/host_copy.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -30,7 +31,7 @@ Status SinkFeeder::consume(const void* src, size_t len) {
 Status SinkFeeder::feed(const void* src, size_t len) {
   if (len == 0) return Status::ok();
   if (sink_->hostPtr != nullptr) {
-    std::memcpy(static_cast<unsigned char*>(sink_->hostPtr) + fed_, src, len);
+    copyHostMemory(static_cast<unsigned char*>(sink_->hostPtr) + fed_, src, len);
     fed_ += len;
     return Status::ok();
   }

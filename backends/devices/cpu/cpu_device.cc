@@ -10,6 +10,7 @@
 
 #include "backends/devices/cpu/cpu_kernels.h"
 #include "backends/devices/device.h"
+#include "core/host_copy.h"
 
 #ifdef MIXCCL_HAVE_TBB
 #include <tbb/parallel_for.h>
@@ -89,7 +90,7 @@ class CpuDevice final : public Device {
     auto* d = static_cast<char*>(dst);
     const auto* s = static_cast<const char*>(src);
     forEachPart(bytes, 1, kParallelThresholdBytes,
-                [&](size_t begin, size_t end) { std::memcpy(d + begin, s + begin, end - begin); });
+                [&](size_t begin, size_t end) { copyHostMemory(d + begin, s + begin, end - begin); });
     return Status::ok();
   }
 

@@ -18,6 +18,7 @@
 
 #include "backends/devices/plugin/plugin_loader.h"
 #include "mixccl_device_plugin.h"
+#include "core/host_copy.h"
 
 namespace mixccl {
 namespace {
@@ -259,7 +260,7 @@ class PluginDevice final : public Device {
     if (bytes == 0 || dst == src) return Status::ok();
     bool d = isDevice(dst), s = isDevice(src);
     if (!d && !s) {
-      std::memcpy(dst, src, bytes);  // host to host: both are memory the core may touch
+      copyHostMemory(dst, src, bytes);  // host to host: both are memory the core may touch
       return Status::ok();
     }
     mixcclPluginCopyKind_t k = d && s ? MIXCCL_PLUGIN_DEVICE_TO_DEVICE

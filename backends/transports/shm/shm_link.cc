@@ -5,6 +5,7 @@
 
 #include "backends/transports/shm/cross_memory.h"
 #include "backends/transports/sink_feeder.h"
+#include "core/host_copy.h"
 
 namespace mixccl {
 
@@ -135,7 +136,7 @@ Status ShmLink::sendSome(ShmSendTransfer* t, bool* moved) {
     size_t piece = std::min(out_.slotBytes, src.bytes - t->posted_);
     unsigned char* dst = out_.slotData(sendHead_);
     if (src.hostPtr != nullptr) {
-      std::memcpy(dst, static_cast<const unsigned char*>(src.hostPtr) + t->posted_, piece);
+      copyHostMemory(dst, static_cast<const unsigned char*>(src.hostPtr) + t->posted_, piece);
     } else {
       Status s = src.read(dst, t->posted_, piece);
       if (!s.isOk()) return s.withContext(strFormat("shm send to rank %d: ", peer_));

@@ -10,6 +10,7 @@
 
 #include "backends/transports/sink_feeder.h"
 #include "backends/transports/socket/socket_stripes.h"
+#include "core/host_copy.h"
 
 namespace mixccl {
 namespace {
@@ -365,7 +366,7 @@ Status SocketLink::recvLane(SocketRecvTransfer* t, SocketLane& lane, int index, 
     part.done += payload;
     if (intoHost) continue;
     if (sink.hostPtr != nullptr) {  // came with the header: copy from staging (carry is 0 here)
-      std::memcpy(static_cast<unsigned char*>(sink.hostPtr) + part.begin + part.done - payload, staging, payload);
+      copyHostMemory(static_cast<unsigned char*>(sink.hostPtr) + part.begin + part.done - payload, staging, payload);
       continue;
     }
     const size_t have = part.carry + payload;
