@@ -3,14 +3,16 @@
 //
 // On x86-64, glibc copies blocks from a few KiB up to about the last-level cache's share with
 // `rep movsb`. On the AMD EPYC of docs/performance.md that instruction moves 3.5 GB/s instead of
-// 40-70 when the destination lies 1 to 15 bytes after the source modulo 4096, and 35-40 GB/s instead
-// of 55-58 when it lies 16 to 63 bytes after (measured from 4 KiB to 512 KiB; 4 MiB copies take
-// another path and run at full speed). A collective meets that case whenever a count does not split
+// 48-58 when the destination lies 1 to 15 bytes after the source modulo 4096, and 34-48 GB/s instead
+// of 55-58 at most other offsets that are not a multiple of 64 (measured from 4 KiB to 512 KiB;
+// 4 MiB copies take another path). A collective meets those cases whenever a count does not split
 // evenly: a ring segment then starts a few elements into a page while the shm slot it is copied to
-// starts on one, and a 2-rank all-reduce of 256 KiB + 4 bytes took 2.5x as long as one of 256 KiB,
-// 1 MiB + 4 bytes 3.3x. For those pointer pairs (destination 1-63 bytes ahead, 2 KiB and more) the
-// copy runs a vector loop instead that stores whole aligned cache lines (AVX2 where the CPU has it,
-// else SSE2): 49-58 GB/s whatever the offsets (build/bin/mixccl-micro measures both).
+// or from starts on one, and a 2-rank all-reduce of 256 KiB + 4 bytes took 2.5x as long as one of
+// 256 KiB, 1 MiB + 4 bytes 3.3x. So from 2 KiB up, wherever the destination's place in its cache line
+// differs from the source's, the copy runs its own loop: unaligned loads and aligned stores of whole
+// cache lines (AVX2 where the CPU has it, else SSE2), 45-86 GB/s at every offset and size measured,
+// as fast as memcpy or faster but for 4 KiB at 36 bytes apart (58 against 68). Copies with the same
+// offset in their lines keep memcpy. build/bin/mixccl-micro measures both.
 #pragma once
 
 #include <cstddef>

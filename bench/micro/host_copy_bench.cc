@@ -1,6 +1,7 @@
 // copyHostMemory (core/host_copy.h) against memcpy, by size and by how far the destination lies
 // after the source modulo 4096: 0 (the common case), 4 (a ring segment of an unevenly split float
-// count meeting a page-aligned shm slot: where glibc's rep movsb crawls on AMD EPYC) and 16.
+// count meeting a page-aligned shm slot: where glibc's rep movsb crawls on AMD EPYC), 16, and 4092
+// (4 bytes behind: a copy out of a slot into such a segment).
 //
 //   build/bin/mixccl-micro                          # every case
 //   build/bin/mixccl-micro --benchmark_filter=262144  # one size
@@ -44,7 +45,7 @@ void copyBench(benchmark::State& state) {
 void sizesAndOffsets(benchmark::internal::Benchmark* b) {
   b->ArgNames({"bytes", "ahead"});
   for (int64_t bytes : {4096, 65536, 262144, 4194304})
-    for (int64_t ahead : {0, 4, 16}) b->Args({bytes, ahead});
+    for (int64_t ahead : {0, 4, 16, 4092}) b->Args({bytes, ahead});  // 4092: 4 bytes behind
 }
 
 BENCHMARK(copyBench<false>)->Name("memcpy")->Apply(sizesAndOffsets);
