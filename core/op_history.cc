@@ -54,58 +54,115 @@ const char* redOpName(int op) {
 
 OpHistory::OpHistory(std::string commName, int rank, int nranks, size_t depth)
     : name_(std::move(commName)), rank_(rank), nranks_(nranks), depth_(std::max<size_t>(1, depth)),
-      epoch_(nowSeconds()) {
-  ring_.resize(depth_);
+      epoch_(nowSeconds()), ring_(new Record[depth_ + 1]) {}
+
+void OpHistory::startWrite(Record& r) {
+  r.version.store(r.version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // the odd version is seen before any new field
+}
+
+void OpHistory::finishWrite(Record& r) {
+  r.version.store(r.version.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+bool OpHistory::read(const Record& r, Snapshot* out) {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const uint64_t before = r.version.load(std::memory_order_acquire);
+    if (before % 2 != 0) {
+      std::this_thread::yield();
+      continue;
+    }
+    out->seq = r.seq.load(std::memory_order_relaxed);
+    out->collective = r.collective.load(std::memory_order_relaxed);
+    out->count = r.count.load(std::memory_order_relaxed);
+    out->type = r.type.load(std::memory_order_relaxed);
+    out->redop = r.redop.load(std::memory_order_relaxed);
+    out->root = r.root.load(std::memory_order_relaxed);
+    out->algorithm = r.algorithm.load(std::memory_order_relaxed);
+    out->rounds = r.rounds.load(std::memory_order_relaxed);
+    out->state = r.state.load(std::memory_order_relaxed);
+    out->startSeconds = r.startSeconds.load(std::memory_order_relaxed);
+    out->durationMs = r.durationMs.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);  // the fields are read before the version again
+    if (r.version.load(std::memory_order_relaxed) == before) return true;
+  }
+  return false;
+}
+
+const std::string* OpHistory::intern(const std::string& name) {
+  const std::string* last = lastName_.load(std::memory_order_relaxed);
+  if (last != nullptr && *last == name) return last;  // the common case: the same algorithm again
+  std::lock_guard<std::mutex> lock(namesMutex_);
+  const std::string* found = nullptr;
+  for (const auto& n : names_)
+    if (*n == name) found = n.get();
+  if (found == nullptr) {
+    names_.push_back(std::make_unique<std::string>(name));
+    found = names_.back().get();
+  }
+  lastName_.store(found, std::memory_order_relaxed);
+  return found;
 }
 
 void OpHistory::begin(uint64_t seq, Collective collective, size_t count, mixcclDataType_t type, int redop, int root) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  Record& r = ring_[next_];
-  r.algorithm.clear();  // keeps its capacity: no allocation per call
-  r.rounds = 0;
-  r.state = Record::State::Running;
-  r.durationMs = 0;
-  r.seq = seq;
-  r.collective = collective;
-  r.count = count;
-  r.type = type;
-  r.redop = redop;
-  r.root = root;
-  r.startSeconds = nowSeconds() - epoch_;
-  running_ = true;
-  waiting_.clear();
+  Record& r = ring_[next_.load(std::memory_order_relaxed)];
+  startWrite(r);
+  r.seq.store(seq, std::memory_order_relaxed);
+  r.collective.store(collective, std::memory_order_relaxed);
+  r.count.store(count, std::memory_order_relaxed);
+  r.type.store(type, std::memory_order_relaxed);
+  r.redop.store(redop, std::memory_order_relaxed);
+  r.root.store(root, std::memory_order_relaxed);
+  r.algorithm.store(nullptr, std::memory_order_relaxed);
+  r.rounds.store(0, std::memory_order_relaxed);
+  r.state.store(Snapshot::Running, std::memory_order_relaxed);
+  r.startSeconds.store(nowSeconds() - epoch_, std::memory_order_relaxed);
+  r.durationMs.store(0, std::memory_order_relaxed);
+  finishWrite(r);
   round_.store(0, std::memory_order_relaxed);
+  // Waits published for earlier operations no longer show. One writer: a load and a store, no
+  // locked instruction.
+  started_.store(started_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  running_.store(true, std::memory_order_release);
 }
 
 void OpHistory::setAlgorithm(const std::string& algorithm, size_t rounds) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!running_) return;
-  ring_[next_].algorithm = algorithm;
-  ring_[next_].rounds = rounds;
+  if (!running_.load(std::memory_order_relaxed)) return;
+  const std::string* name = intern(algorithm);
+  Record& r = ring_[next_.load(std::memory_order_relaxed)];
+  startWrite(r);
+  r.algorithm.store(name, std::memory_order_relaxed);
+  r.rounds.store(rounds, std::memory_order_relaxed);
+  finishWrite(r);
 }
 
 void OpHistory::setWaiting(const std::vector<std::pair<int, bool>>& peerIsSend) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(waitingMutex_);
   waiting_ = peerIsSend;
+  waitingOp_ = started_.load(std::memory_order_relaxed);
 }
 
 void OpHistory::end(bool ok) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!running_) return;
-  Record& r = ring_[next_];
-  r.state = ok ? Record::State::Done : Record::State::Failed;
-  r.durationMs = (nowSeconds() - epoch_ - r.startSeconds) * 1e3;
-  running_ = false;
-  waiting_.clear();
-  next_ = (next_ + 1) % depth_;
-  ++total_;
+  if (!running_.load(std::memory_order_relaxed)) return;
+  const size_t at = next_.load(std::memory_order_relaxed);
+  Record& r = ring_[at];
+  startWrite(r);
+  r.state.store(ok ? Snapshot::Done : Snapshot::Failed, std::memory_order_relaxed);
+  r.durationMs.store((nowSeconds() - epoch_ - r.startSeconds.load(std::memory_order_relaxed)) * 1e3,
+                     std::memory_order_relaxed);
+  finishWrite(r);
+  running_.store(false, std::memory_order_relaxed);
+  next_.store((at + 1) % (depth_ + 1), std::memory_order_relaxed);
+  total_.store(total_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
 std::string OpHistory::describe(const char* why) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  const size_t total = total_.load(std::memory_order_acquire);
+  const size_t next = next_.load(std::memory_order_relaxed);
+  const bool running = running_.load(std::memory_order_acquire);
   std::string out = strFormat("mixccl hang diagnosis (%s): %s rank %d/%d, pid %d, %zu operation(s) completed\n", why,
-                              name_.c_str(), rank_, nranks_, static_cast<int>(getpid()), total_);
-  auto line = [&](const Record& r) {
+                              name_.c_str(), rank_, nranks_, static_cast<int>(getpid()), total);
+  auto line = [&](const Snapshot& r) {
     std::string text = strFormat("#%llu %s count %zu %s", static_cast<unsigned long long>(r.seq),
                                  collectiveName(r.collective), r.count, dataTypeName(r.type));
     if (r.collective == Collective::AllReduce || r.collective == Collective::Reduce ||
@@ -116,32 +173,55 @@ std::string OpHistory::describe(const char* why) const {
         r.collective == Collective::Gather || r.collective == Collective::Scatter) {
       text += strFormat(" root %d", r.root);
     }
-    if (!r.algorithm.empty()) text += strFormat(", algorithm %s (%zu rounds)", r.algorithm.c_str(), r.rounds);
+    if (r.algorithm != nullptr) text += strFormat(", algorithm %s (%zu rounds)", r.algorithm->c_str(), r.rounds);
     return text;
   };
-  if (running_) {
-    const Record& r = ring_[next_];
-    out += strFormat("  in progress for %.1f s: %s, round %zu of %zu\n", nowSeconds() - epoch_ - r.startSeconds,
-                     line(r).c_str(), round_.load(std::memory_order_relaxed) + 1, r.rounds);
+  Snapshot now;
+  if (running && read(ring_[next], &now)) {
+    out += strFormat("  in progress for %.1f s: %s, round %zu of %zu\n", nowSeconds() - epoch_ - now.startSeconds,
+                     line(now).c_str(), round_.load(std::memory_order_relaxed) + 1, now.rounds);
     std::string peers;
-    for (const auto& [peer, isSend] : waiting_) {
-      peers += strFormat("%s%s rank %d", peers.empty() ? "" : ", ", isSend ? "send to" : "receive from", peer);
+    {
+      std::lock_guard<std::mutex> lock(waitingMutex_);
+      if (waitingOp_ == started_.load(std::memory_order_relaxed)) {
+        for (const auto& [peer, isSend] : waiting_) {
+          peers += strFormat("%s%s rank %d", peers.empty() ? "" : ", ", isSend ? "send to" : "receive from", peer);
+        }
+      }
     }
     out += strFormat("  waiting for: %s\n", peers.empty() ? "(not waiting on a peer yet)" : peers.c_str());
+  } else if (running) {
+    out += "  an operation is starting or ending (its record kept changing while being read)\n";
   } else {
     out += "  no operation in progress\n";
   }
-  size_t kept = std::min(total_, depth_);
-  out += strFormat("  last %zu operation(s), oldest first:\n", kept);
-  for (size_t i = 0; i < kept; ++i) {
-    const Record& r = ring_[(next_ + depth_ - kept + i) % depth_];
-    const char* state = r.state == Record::State::Done ? "done" : "FAILED";
+  // The finished records, by sequence number: a writer that moved on while they were read has
+  // reused the oldest slots (those then hold newer operations, or the one starting).
+  std::vector<Snapshot> finished;
+  finished.reserve(depth_);
+  size_t busy = 0;
+  for (size_t i = 0; i < std::min(total, depth_); ++i) {
+    Snapshot r;
+    if (!read(ring_[(next + depth_ - i) % (depth_ + 1)], &r)) {
+      ++busy;
+    } else if (r.state != Snapshot::Running) {
+      finished.push_back(r);
+    }
+  }
+  // Oldest slot first, then by sequence number, keeping slot order among equal numbers (a group of
+  // sends and receives carries the number of the collective before it).
+  std::reverse(finished.begin(), finished.end());
+  std::stable_sort(finished.begin(), finished.end(), [](const Snapshot& a, const Snapshot& b) { return a.seq < b.seq; });
+  out += strFormat("  last %zu operation(s), oldest first:\n", finished.size());
+  for (const Snapshot& r : finished) {
+    const char* state = r.state == Snapshot::Done ? "done" : "FAILED";
     if (r.durationMs < tickMs()) {
       out += strFormat("    %s: %s after < %.0f ms\n", line(r).c_str(), state, tickMs());
     } else {
       out += strFormat("    %s: %s after %.0f ms\n", line(r).c_str(), state, r.durationMs);
     }
   }
+  if (busy > 0) out += strFormat("    (%zu record(s) being rewritten while read)\n", busy);
   return out;
 }
 

@@ -42,32 +42,66 @@ class OpHistory {
   std::string describe(const char* why) const;
 
  private:
+  // begin(), setAlgorithm() and end() run on every call and take no lock: a mutex's two round trips
+  // were about a tenth of a 2-rank 8-byte all-reduce. Each record is a seqlock instead. The calling
+  // thread (operations on one communicator do not run concurrently) makes `version` odd, writes
+  // the fields and makes it even again; describe(), on another thread, copies a record and keeps the
+  // copy only if `version` was even and unchanged around it. Every field is an atomic, so a copy
+  // that races a write is retried, never undefined.
   struct Record {
+    std::atomic<uint64_t> version{0};
+    std::atomic<uint64_t> seq{0};
+    std::atomic<Collective> collective{Collective::AllReduce};
+    std::atomic<size_t> count{0};
+    std::atomic<mixcclDataType_t> type{mixcclFloat32};
+    std::atomic<int> redop{0};
+    std::atomic<int> root{0};
+    std::atomic<const std::string*> algorithm{nullptr};  // one of names_, or none yet
+    std::atomic<size_t> rounds{0};
+    std::atomic<int> state{0};  // Snapshot::State
+    std::atomic<double> startSeconds{0};  // since the history was made
+    std::atomic<double> durationMs{0};
+  };
+  struct Snapshot {
     uint64_t seq = 0;
     Collective collective = Collective::AllReduce;
     size_t count = 0;
     mixcclDataType_t type = mixcclFloat32;
     int redop = 0;
     int root = 0;
-    std::string algorithm;
+    const std::string* algorithm = nullptr;
     size_t rounds = 0;
-    enum class State { Running, Done, Failed } state = State::Running;
-    double startSeconds = 0;  // since the history was made
+    enum State { Running = 0, Done = 1, Failed = 2 };
+    int state = Running;
+    double startSeconds = 0;
     double durationMs = 0;
   };
+  static void startWrite(Record& r);
+  static void finishWrite(Record& r);
+  // A consistent copy of r; false if the writer kept changing it (it is then shown as busy).
+  static bool read(const Record& r, Snapshot* out);
+  // The stored name equal to `name` (names live as long as the history; a new one takes a lock).
+  const std::string* intern(const std::string& name);
 
   std::string name_;
   int rank_;
   int nranks_;
   size_t depth_;
   double epoch_;  // steady clock seconds at construction
-  mutable std::mutex mutex_;
-  std::vector<Record> ring_;  // the last depth_ records; next_ is where the next one goes
-  size_t next_ = 0;
-  size_t total_ = 0;
-  bool running_ = false;
-  std::vector<std::pair<int, bool>> waiting_;
+  // The last depth_ finished operations and the running one: depth_ + 1 records; next_ is where the
+  // next operation's record goes.
+  std::unique_ptr<Record[]> ring_;
+  std::atomic<size_t> next_{0};
+  std::atomic<size_t> total_{0};
+  std::atomic<bool> running_{false};
+  std::atomic<uint64_t> started_{0};  // operations begun: tells a published wait from an older one
   std::atomic<size_t> round_{0};
+  std::mutex namesMutex_;
+  std::vector<std::unique_ptr<std::string>> names_;  // under namesMutex_; never moved or freed
+  std::atomic<const std::string*> lastName_{nullptr};
+  mutable std::mutex waitingMutex_;
+  std::vector<std::pair<int, bool>> waiting_;  // under waitingMutex_
+  uint64_t waitingOp_ = 0;                     // under waitingMutex_: the value of started_ it belongs to
 };
 
 // Remembers a history for SIGUSR1 dumps for as long as it lives (comm init to destroy). Installs the
