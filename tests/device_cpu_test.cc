@@ -5,12 +5,14 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "backends/devices/cpu/cpu_kernels.h"
 #include "backends/devices/cpu/float_formats.h"
 #include "backends/devices/device.h"
 
@@ -358,6 +360,62 @@ TEST_P(CpuDeviceTypeTest, DivideTruncatesIntegersAndRoundsFloatsOnce) {
   ASSERT_TRUE(device->divide(out.data(), src.data(), count, t, 3).isOk());
   ASSERT_TRUE(device->divide(inPlace.data(), inPlace.data(), count, t, 3).isOk());
   EXPECT_EQ(std::memcmp(out.data(), inPlace.data(), out.size()), 0);
+}
+
+// The kernels are compiled once per instruction set (backends/devices/cpu/cpu_kernels.h) and the
+// device uses the widest the CPU runs; every compilation this CPU can run is checked here: reduce
+// against the reference at lengths that end inside and outside a vector of every width, in place
+// into either input, and reduce, scale and divide bit for bit against the baseline on any bit
+// pattern (NaNs and infinities included).
+TEST_P(CpuDeviceTypeTest, EveryInstructionSetComputesLikeTheReference) {
+  const mixcclDataType_t t = GetParam();
+  const size_t size = dataTypeSize(t);
+  const cpu::DataTypeKernels* baseline = cpu::kernelsFor(t, cpu::KernelIsa::Baseline);
+  ASSERT_NE(baseline, nullptr);
+  std::string ran;
+  for (cpu::KernelIsa isa : {cpu::KernelIsa::Baseline, cpu::KernelIsa::Avx2, cpu::KernelIsa::Avx512}) {
+    const cpu::DataTypeKernels* k = cpu::kernelsFor(t, isa);
+    if (k == nullptr) continue;  // not built here, or this CPU cannot run it
+    ran += std::string(ran.empty() ? "" : ", ") + cpu::kernelIsaName(isa);
+    const std::string name = std::string(dataTypeName(t)) + " " + cpu::kernelIsaName(isa);
+    for (size_t count : {size_t{1}, size_t{7}, size_t{33}, size_t{127}, size_t{1023}, size_t{4099}}) {
+      const auto a = randomElements(t, count, 500 + count);
+      const auto b = randomElements(t, count, 900 + count);
+      for (ReduceOp op : kAllOps) {
+        const std::string label = name + " " + reduceOpName(op) + " n=" + std::to_string(count);
+        std::vector<char> out(a.size());
+        k->reduce[static_cast<int>(op)](out.data(), a.data(), b.data(), count);
+        expectReduced(t, op, a.data(), b.data(), out.data(), count, label);
+        std::vector<char> acc = a;
+        k->reduce[static_cast<int>(op)](acc.data(), acc.data(), b.data(), count);
+        expectReduced(t, op, a.data(), b.data(), acc.data(), count, label + " into a");
+        acc = b;
+        k->reduce[static_cast<int>(op)](acc.data(), a.data(), acc.data(), count);
+        expectReduced(t, op, a.data(), b.data(), acc.data(), count, label + " into b");
+      }
+    }
+    // Any bit pattern, against the baseline (whose specials the conversion tests cover).
+    const size_t count = 4099;
+    std::vector<char> x(count * size), y(count * size);
+    std::mt19937_64 rng(42);
+    for (auto& c : x) c = static_cast<char>(rng());
+    for (auto& c : y) c = static_cast<char>(rng());
+    std::vector<char> want(x.size()), got(x.size());
+    for (ReduceOp op : kAllOps) {
+      baseline->reduce[static_cast<int>(op)](want.data(), x.data(), y.data(), count);
+      k->reduce[static_cast<int>(op)](got.data(), x.data(), y.data(), count);
+      EXPECT_EQ(std::memcmp(want.data(), got.data(), got.size()), 0) << name << " " << reduceOpName(op);
+    }
+    baseline->scale(want.data(), x.data(), count, y.data());
+    k->scale(got.data(), x.data(), count, y.data());
+    EXPECT_EQ(std::memcmp(want.data(), got.data(), got.size()), 0) << name << " scale";
+    baseline->divide(want.data(), x.data(), count, 7);
+    k->divide(got.data(), x.data(), count, 7);
+    EXPECT_EQ(std::memcmp(want.data(), got.data(), got.size()), 0) << name << " divide";
+  }
+  RecordProperty("instruction_sets", ran);
+  std::printf("%s: checked %s (the device uses %s)\n", dataTypeName(t), ran.c_str(),
+              cpu::kernelIsaName(cpu::chosenKernelIsa()));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, CpuDeviceTypeTest, ::testing::ValuesIn(kAllTypes),

@@ -1,49 +1,71 @@
-// One table row per data type, in mixcclDataType_t order; every kernel is instantiated here.
-#include "backends/devices/cpu/cpu_kernels.h"
-
-#include <type_traits>
-
-#include "backends/devices/cpu/element_types.h"
-#include "backends/devices/cpu/reduce_kernels.h"
+// The baseline kernels (every x86-64, or any other CPU) and the choice among the compilations for
+// wider vectors (cpu_kernels_avx2.cc, cpu_kernels_avx512.cc; built on x86-64 only).
+#define MIXCCL_CPU_KERNEL_ISA baseline
+#define MIXCCL_CPU_KERNEL_TABLE baselineKernels
+#include "backends/devices/cpu/cpu_kernel_table.inc"
 
 namespace mixccl::cpu {
 namespace {
 
-static_assert(static_cast<int>(ReduceOp::Sum) == 0 && static_cast<int>(ReduceOp::Prod) == 1 &&
-              static_cast<int>(ReduceOp::Max) == 2 && static_cast<int>(ReduceOp::Min) == 3);
-
-template <class E>
-constexpr DataTypeKernels kernelsOf() {
-  return {sizeof(typename E::Storage),
-          !std::is_same_v<typename E::Storage, typename E::Compute>,
-          {&reduceKernel<E, SumOp>, &reduceKernel<E, ProdOp>, &reduceKernel<E, MaxOp>,
-           &reduceKernel<E, MinOp>},
-          &scaleKernel<E>,
-          &divideKernel<E>};
+bool cpuRuns(KernelIsa isa) {
+  switch (isa) {
+    case KernelIsa::Baseline:
+      return true;
+#if defined(__x86_64__)
+    case KernelIsa::Avx2:
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx2") != 0;
+    case KernelIsa::Avx512:
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#endif
+    default:
+      return false;
+  }
 }
 
-constexpr DataTypeKernels kKernels[] = {
-    kernelsOf<Int8Element>(),      // mixcclInt8
-    kernelsOf<Uint8Element>(),     // mixcclUint8
-    kernelsOf<Int32Element>(),     // mixcclInt32
-    kernelsOf<Uint32Element>(),    // mixcclUint32
-    kernelsOf<Int64Element>(),     // mixcclInt64
-    kernelsOf<Uint64Element>(),    // mixcclUint64
-    kernelsOf<Float16Element>(),   // mixcclFloat16
-    kernelsOf<Float32Element>(),   // mixcclFloat32
-    kernelsOf<Float64Element>(),   // mixcclFloat64
-    kernelsOf<Bfloat16Element>(),  // mixcclBfloat16
-    kernelsOf<Fp8E4M3Element>(),   // mixcclFloat8e4m3
-    kernelsOf<Fp8E5M2Element>(),   // mixcclFloat8e5m2
-};
-static_assert(sizeof(kKernels) / sizeof(kKernels[0]) == mixcclNumTypes);
+KernelIsa bestIsa() {
+  for (KernelIsa isa : {KernelIsa::Avx512, KernelIsa::Avx2}) {
+    if (kernelsFor(mixcclFloat32, isa) != nullptr) return isa;
+  }
+  return KernelIsa::Baseline;
+}
 
 }  // namespace
 
-const DataTypeKernels* kernelsFor(mixcclDataType_t type) {
-  const int index = static_cast<int>(type);
-  if (index < 0 || index >= mixcclNumTypes) return nullptr;
-  return &kKernels[index];
+const char* kernelIsaName(KernelIsa isa) {
+  switch (isa) {
+    case KernelIsa::Baseline: return "baseline";
+    case KernelIsa::Avx2: return "avx2";
+    case KernelIsa::Avx512: return "avx512";
+  }
+  return "?";
 }
+
+const DataTypeKernels* kernelsFor(mixcclDataType_t type, KernelIsa isa) {
+  if (!cpuRuns(isa)) return nullptr;
+  switch (isa) {
+    case KernelIsa::Baseline:
+      return baselineKernels(type);
+#if defined(MIXCCL_CPU_KERNELS_AVX2)
+    case KernelIsa::Avx2:
+      return avx2Kernels(type);
+#endif
+#if defined(MIXCCL_CPU_KERNELS_AVX512)
+    case KernelIsa::Avx512:
+      return avx512Kernels(type);
+#endif
+    default:
+      return nullptr;
+  }
+}
+
+KernelIsa chosenKernelIsa() {
+  static const KernelIsa chosen = bestIsa();
+  return chosen;
+}
+
+const DataTypeKernels* kernelsFor(mixcclDataType_t type) { return kernelsFor(type, chosenKernelIsa()); }
 
 }  // namespace mixccl::cpu

@@ -1,5 +1,5 @@
 // The cpu backend's kernels for each data type, as plain function pointers: one instantiation per
-// data type and operator, compiled once in cpu_kernels.cc (with -O3, where they vectorize).
+// data type and operator, compiled with -O3 (where they vectorize) once per instruction set.
 #pragma once
 
 #include <cstddef>
@@ -23,7 +23,21 @@ struct DataTypeKernels {
   DivideFn divide;
 };
 
+// The kernels are compiled once per instruction set; kernelsFor(type) hands out the widest one this
+// CPU runs (chosen once per process). The narrow floats gain most: they convert every element.
+enum class KernelIsa { Baseline, Avx2, Avx512 };
+const char* kernelIsaName(KernelIsa isa);
+KernelIsa chosenKernelIsa();
+
 // The kernels for `type`, or nullptr for a value outside mixcclDataType_t.
 const DataTypeKernels* kernelsFor(mixcclDataType_t type);
+// The same from one compilation: nullptr where it was not built or this CPU cannot run it (tests,
+// benchmarks).
+const DataTypeKernels* kernelsFor(mixcclDataType_t type, KernelIsa isa);
+
+// Each compilation's table (cpu_kernel_table.inc).
+const DataTypeKernels* baselineKernels(mixcclDataType_t type);
+const DataTypeKernels* avx2Kernels(mixcclDataType_t type);
+const DataTypeKernels* avx512Kernels(mixcclDataType_t type);
 
 }  // namespace mixccl::cpu

@@ -9,6 +9,7 @@
 #include "backends/devices/cpu/float_formats.h"
 
 namespace mixccl::cpu {
+inline namespace MIXCCL_CPU_KERNEL_ISA {
 
 // Types the hardware computes in directly: integers and float/double.
 template <class T>
@@ -41,4 +42,5 @@ using Bfloat16Element = NarrowFloatElement<Bfloat16Format, uint16_t>;
 using Fp8E4M3Element = NarrowFloatElement<Fp8E4M3Format, uint8_t>;
 using Fp8E5M2Element = NarrowFloatElement<Fp8E5M2Format, uint8_t>;
 
+}  // namespace MIXCCL_CPU_KERNEL_ISA
 }  // namespace mixccl::cpu

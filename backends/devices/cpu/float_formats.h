@@ -22,7 +22,16 @@
 #define MIXCCL_HOST_DEVICE
 #endif
 
+// The kernels are compiled once per instruction set (cpu_kernel_table.inc); each compilation puts
+// these templates in a namespace of its own, so that no two compilations' instantiations share a
+// name and the linker can never hand a baseline caller an AVX-512 copy. Everything else sees the
+// baseline one through the inline namespace.
+#ifndef MIXCCL_CPU_KERNEL_ISA
+#define MIXCCL_CPU_KERNEL_ISA baseline
+#endif
+
 namespace mixccl::cpu {
+inline namespace MIXCCL_CPU_KERNEL_ISA {
 
 // What a format does with its top exponent and with values too large for it.
 enum class FloatFormatKind {
@@ -144,4 +153,5 @@ MIXCCL_HOST_DEVICE inline uint8_t floatToFp8e4m3(float f) { return static_cast<u
 MIXCCL_HOST_DEVICE inline float fp8e5m2ToFloat(uint8_t b) { return Fp8E5M2Format::toFloat(b); }
 MIXCCL_HOST_DEVICE inline uint8_t floatToFp8e5m2(float f) { return static_cast<uint8_t>(Fp8E5M2Format::fromFloat(f)); }
 
+}  // namespace MIXCCL_CPU_KERNEL_ISA
 }  // namespace mixccl::cpu

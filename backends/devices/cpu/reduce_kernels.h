@@ -9,7 +9,12 @@
 #include <cstdint>
 #include <type_traits>
 
+#ifndef MIXCCL_CPU_KERNEL_ISA  // one namespace per instruction set (float_formats.h says why)
+#define MIXCCL_CPU_KERNEL_ISA baseline
+#endif
+
 namespace mixccl::cpu {
+inline namespace MIXCCL_CPU_KERNEL_ISA {
 
 // Integer arithmetic wraps around, as on a GPU. It is done in an unsigned type at least as wide as
 // unsigned int, so that neither signed overflow nor promotion to int can be undefined behaviour.
@@ -158,4 +163,5 @@ void divideKernel(void* dst, const void* src, size_t count, uint64_t divisor) {
   }
 }
 
+}  // namespace MIXCCL_CPU_KERNEL_ISA
 }  // namespace mixccl::cpu
