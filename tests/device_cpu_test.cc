@@ -427,7 +427,7 @@ TEST_P(CpuDeviceTypeTest, EveryInstructionSetComputesLikeTheReference) {
   }
   RecordProperty("instruction_sets", ran);
   std::printf("%s: checked %s (the device uses %s)\n", dataTypeName(t), ran.c_str(),
-              cpu::kernelIsaName(cpu::chosenKernelIsa()));
+              cpu::kernelIsaName(cpu::chosenKernelIsa(t)));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, CpuDeviceTypeTest, ::testing::ValuesIn(kAllTypes),

@@ -4,6 +4,8 @@
 #define MIXCCL_CPU_KERNEL_TABLE baselineKernels
 #include "backends/devices/cpu/cpu_kernel_table.inc"
 
+#include <initializer_list>
+
 namespace mixccl::cpu {
 namespace {
 
@@ -25,8 +27,9 @@ bool cpuRuns(KernelIsa isa) {
   }
 }
 
-KernelIsa bestIsa() {
-  for (KernelIsa isa : {KernelIsa::Avx512, KernelIsa::Avx2}) {
+// The first of `order` that is built and that this CPU runs.
+KernelIsa firstRunnable(std::initializer_list<KernelIsa> order) {
+  for (KernelIsa isa : order) {
     if (kernelsFor(mixcclFloat32, isa) != nullptr) return isa;
   }
   return KernelIsa::Baseline;
@@ -61,11 +64,17 @@ const DataTypeKernels* kernelsFor(mixcclDataType_t type, KernelIsa isa) {
   }
 }
 
-KernelIsa chosenKernelIsa() {
-  static const KernelIsa chosen = bestIsa();
-  return chosen;
+// The narrow floats are bound by their conversions: the widest vectors win (bfloat16 sums at 8.5
+// GiB/s with AVX-512, 6.3 with AVX2, 2.6 with SSE2). The other types are bound by memory, where
+// gcc's AVX-512 loops lost on the AMD EPYC of docs/performance.md (a 16 MiB float sum at 8.3-8.7
+// GiB/s, against 11.3-12.5 with AVX2 or SSE2; equal up to 4 MiB): they take AVX2.
+KernelIsa chosenKernelIsa(mixcclDataType_t type) {
+  static const KernelIsa widest = firstRunnable({KernelIsa::Avx512, KernelIsa::Avx2});
+  static const KernelIsa memoryBound = firstRunnable({KernelIsa::Avx2});
+  const DataTypeKernels* base = baselineKernels(type);
+  return base != nullptr && base->computeBound ? widest : memoryBound;
 }
 
-const DataTypeKernels* kernelsFor(mixcclDataType_t type) { return kernelsFor(type, chosenKernelIsa()); }
+const DataTypeKernels* kernelsFor(mixcclDataType_t type) { return kernelsFor(type, chosenKernelIsa(type)); }
 
 }  // namespace mixccl::cpu

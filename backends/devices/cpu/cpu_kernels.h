@@ -23,11 +23,12 @@ struct DataTypeKernels {
   DivideFn divide;
 };
 
-// The kernels are compiled once per instruction set; kernelsFor(type) hands out the widest one this
-// CPU runs (chosen once per process). The narrow floats gain most: they convert every element.
+// The kernels are compiled once per instruction set; kernelsFor(type) hands out the one chosen for
+// the type on this CPU (once per process): the widest it runs for the narrow floats, which convert
+// every element, AVX2 at most for the others, which are bound by memory (cpu_kernels.cc says why).
 enum class KernelIsa { Baseline, Avx2, Avx512 };
 const char* kernelIsaName(KernelIsa isa);
-KernelIsa chosenKernelIsa();
+KernelIsa chosenKernelIsa(mixcclDataType_t type);
 
 // The kernels for `type`, or nullptr for a value outside mixcclDataType_t.
 const DataTypeKernels* kernelsFor(mixcclDataType_t type);
