@@ -4,6 +4,7 @@
 #define MIXCCL_CPU_KERNEL_TABLE baselineKernels
 #include "backends/devices/cpu/cpu_kernel_table.inc"
 
+#include <array>
 #include <initializer_list>
 
 namespace mixccl::cpu {
@@ -75,6 +76,20 @@ KernelIsa chosenKernelIsa(mixcclDataType_t type) {
   return base != nullptr && base->computeBound ? widest : memoryBound;
 }
 
-const DataTypeKernels* kernelsFor(mixcclDataType_t type) { return kernelsFor(type, chosenKernelIsa(type)); }
+// kernelsFor(type) runs on every reduce, scale and divide: the choice is made for every type once,
+// then each call is an index into this table.
+const DataTypeKernels* kernelsFor(mixcclDataType_t type) {
+  static const auto chosen = [] {
+    std::array<const DataTypeKernels*, mixcclNumTypes> table{};
+    for (int t = 0; t < mixcclNumTypes; ++t) {
+      const auto dt = static_cast<mixcclDataType_t>(t);
+      table[static_cast<size_t>(t)] = kernelsFor(dt, chosenKernelIsa(dt));
+    }
+    return table;
+  }();
+  const int index = static_cast<int>(type);
+  if (index < 0 || index >= mixcclNumTypes) return nullptr;
+  return chosen[static_cast<size_t>(index)];
+}
 
 }  // namespace mixccl::cpu
