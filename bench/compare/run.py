@@ -125,24 +125,32 @@ class Systems:
         """{bytes: (time_us, busbw)} from mixccl-perf (out of place, float sum, unchecked: speed only)."""
         return self.mixccl_algorithms(nranks, None, env, factor)[None]
 
-    def mixccl_algorithms(self, nranks, algos, env=None, factor=2, rounds=1):
+    def mixccl_algorithms(self, nranks, algos, env=None, factor=2, rounds=1, mid_rounds=None):
         """{algorithm: {bytes: (time_us, busbw)}}: with a list, one mixccl-perf run times every algorithm
         in turn at each size (--algos: a communicator each, 'auto' the tuner's pick); without, the key is
         None. With rounds > 1 the timed calls run in that many rounds, the communicators taking turns
-        round by round, and each keeps its fastest round (mixccl-perf --rounds)."""
+        round by round, and each keeps its fastest round (mixccl-perf --rounds). mid_rounds, if given,
+        replaces rounds above SMALL_MAX up to TRIAL_MAX_BYTES, with 20 calls a round there."""
         out = {}
         for (a, b, iters, warm) in self._ranges(factor):
+            r = rounds
+            if mid_rounds and SMALL_MAX < a <= TRIAL_MAX_BYTES:
+                # Where the candidates lie within a few per cent of each other (256 KiB-2 MiB), 8 rounds of
+                # 10 calls left each communicator's best time 5 % from its neighbours' (up to 19 %) with
+                # the same algorithm forced on all; 32 rounds of 20 brought that to 1-3 %.
+                r = mid_rounds
+                iters = max(iters, 20 * r)
             # At least 10 calls a round: a round's first call absorbs how unevenly the ranks left the
             # barrier before it, which at 4 ranks on 2 cores is tens of microseconds.
-            if rounds > 1:
-                iters = max(iters, 10 * rounds)
+            if r > 1:
+                iters = max(iters, 10 * r)
             path = os.path.join(self.tmp, f"perf-{nranks}-{a}.json")
             cmd = [self.perf, "all_reduce", "-np", str(nranks), "-b", str(a), "-e", str(b), "-f", str(factor),
                    "-n", str(iters), "-w", str(warm), "-c", "0", "--json", path]
             if algos:
                 cmd += ["--algos", ",".join(algos)]
-            if rounds > 1:
-                cmd += ["--rounds", str(rounds)]
+            if r > 1:
+                cmd += ["--rounds", str(r)]
             run(cmd, env=env)
             with open(path) as f:
                 doc = json.load(f)
@@ -217,8 +225,13 @@ def main():
     ap.add_argument("--sweep-rounds", type=int, default=8,
                     help="the sweep's timed calls run in this many rounds, the communicators taking turns; "
                          "each keeps its fastest round (1: one block each, as before 2026-12-04)")
+    ap.add_argument("--sweep-mid-rounds", type=int, default=32,
+                    help="rounds of 20 calls for the sweep's sizes above 64 KiB up to 8 MiB, where the "
+                         "candidates are closest (0: --sweep-rounds there too, as before 2026-12-06)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "compare"), help="where JSON and PNG go")
     args = ap.parse_args()
+    if args.sweep_mid_rounds < 0:
+        ap.error(f"--sweep-mid-rounds {args.sweep_mid_rounds}: give 0 (the same as --sweep-rounds) or more")
     if args.sweep_rounds < 1:
         ap.error(f"--sweep-rounds {args.sweep_rounds}: give 1 or more (1 times each communicator in one block)")
 
@@ -288,7 +301,7 @@ def main():
                 # size (the noise column).
                 try:
                     got = systems.mixccl_algorithms(n, ["auto"] + algos + ["auto"], factor=8,
-                                                    rounds=args.sweep_rounds)
+                                                    rounds=args.sweep_rounds, mid_rounds=args.sweep_mid_rounds)
                 except RuntimeError as e:
                     print(f"compare: the sweep failed: {e}")
                     continue
