@@ -696,6 +696,60 @@ TEST(CpuDevice, FloatMaxAndMinPropagateNan) {
   EXPECT_TRUE(std::isnan(cpu::float16ToFloat(hout[0])) && std::isnan(cpu::float16ToFloat(hout[1])));
 }
 
+// The float16 sum, product, scale and divide of the AVX2 and AVX-512 compilations convert with F16C
+// (float16_vector_kernels.h), which quiets a signalling NaN on the way in; arithmetic quiets it
+// anyway, so they must give the baseline's bits, payload and sign included (bfloat16, all generic,
+// is held to the same). Max and min pass a NaN operand through untouched: a
+// signalling NaN must come out signalling, exactly as it went in. Every NaN of both formats, each
+// against an ordinary number on the other side (one NaN per element, so which operand's payload wins
+// is never the hardware's choice, and the comparison can be exact).
+TEST(CpuDevice, NarrowFloatNanBitsAreTheSameInEveryInstructionSet) {
+  struct Format {
+    mixcclDataType_t type;
+    uint16_t exponent, mantissa, quietBit, one, minusTwo;
+  };
+  for (const Format& f : {Format{mixcclFloat16, 0x7C00, 0x03FF, 0x0200, 0x3E00, 0xC000},
+                          Format{mixcclBfloat16, 0x7F80, 0x007F, 0x0040, 0x3FC0, 0xC000}}) {
+    std::vector<uint16_t> nans;
+    for (uint32_t bits = 0; bits <= 0xFFFF; ++bits) {
+      if ((bits & f.exponent) == f.exponent && (bits & f.mantissa) != 0) nans.push_back(static_cast<uint16_t>(bits));
+    }
+    ASSERT_EQ(nans.size(), 2u * f.mantissa) << dataTypeName(f.type);
+    const std::vector<uint16_t> numbers(nans.size(), f.one);  // 1.5
+    const size_t count = nans.size();
+    const cpu::DataTypeKernels* baseline = cpu::kernelsFor(f.type, cpu::KernelIsa::Baseline);
+    ASSERT_NE(baseline, nullptr);
+    for (cpu::KernelIsa isa : {cpu::KernelIsa::Baseline, cpu::KernelIsa::Avx2, cpu::KernelIsa::Avx512}) {
+      const cpu::DataTypeKernels* k = cpu::kernelsFor(f.type, isa);
+      if (k == nullptr) continue;
+      const std::string name = std::string(dataTypeName(f.type)) + " " + cpu::kernelIsaName(isa);
+      std::vector<uint16_t> want(count), got(count);
+      for (int side = 0; side < 2; ++side) {
+        const uint16_t* a = side == 0 ? nans.data() : numbers.data();
+        const uint16_t* b = side == 0 ? numbers.data() : nans.data();
+        for (ReduceOp op : kAllOps) {
+          baseline->reduce[static_cast<int>(op)](want.data(), a, b, count);
+          k->reduce[static_cast<int>(op)](got.data(), a, b, count);
+          for (size_t i = 0; i < count; ++i) {
+            ASSERT_EQ(got[i], want[i]) << name << " " << reduceOpName(op) << " with NaN 0x" << std::hex << nans[i]
+                                       << (side == 0 ? " on the left" : " on the right");
+            const bool passesThrough = op == ReduceOp::Max || op == ReduceOp::Min;
+            ASSERT_EQ(got[i], passesThrough ? nans[i] : static_cast<uint16_t>(nans[i] | f.quietBit))
+                << name << " " << reduceOpName(op) << " with NaN 0x" << std::hex << nans[i]
+                << (passesThrough ? ": the NaN must pass through" : ": the NaN, quieted");
+          }
+        }
+      }
+      baseline->scale(want.data(), nans.data(), count, &f.minusTwo);
+      k->scale(got.data(), nans.data(), count, &f.minusTwo);
+      for (size_t i = 0; i < count; ++i) ASSERT_EQ(got[i], want[i]) << name << " scale of 0x" << std::hex << nans[i];
+      baseline->divide(want.data(), nans.data(), count, 3);
+      k->divide(got.data(), nans.data(), count, 3);
+      for (size_t i = 0; i < count; ++i) ASSERT_EQ(got[i], want[i]) << name << " divide of 0x" << std::hex << nans[i];
+    }
+  }
+}
+
 TEST(CpuDevice, IntegerSumAndProdWrapAround) {
   auto device = createCpuDevice(0, 1);
   const int8_t a[] = {127, -128, 100};

@@ -17,11 +17,13 @@ bool cpuRuns(KernelIsa isa) {
 #if defined(__x86_64__)
     case KernelIsa::Avx2:
       __builtin_cpu_init();
-      return __builtin_cpu_supports("avx2") != 0;
+      // F16C too: these compilations convert float16 with it (float16_f16c_kernels.h).
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
     case KernelIsa::Avx512:
       __builtin_cpu_init();
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("f16c");
 #endif
     default:
       return false;
