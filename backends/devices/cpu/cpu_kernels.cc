@@ -17,7 +17,7 @@ bool cpuRuns(KernelIsa isa) {
 #if defined(__x86_64__)
     case KernelIsa::Avx2:
       __builtin_cpu_init();
-      // F16C too: these compilations convert float16 with it (float16_f16c_kernels.h).
+      // F16C too: these compilations convert float16 with it (float16_vector_kernels.h).
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
     case KernelIsa::Avx512:
       __builtin_cpu_init();
