@@ -37,14 +37,17 @@ const std::vector<Collective>& allCollectives() {
   return all;
 }
 
-GuardedBuffer::GuardedBuffer(size_t bytes, uint8_t fill) : bytes_(bytes), storage_(bytes + 2 * kGuardBytes, 0xA5) {
-  std::memset(storage_.data() + kGuardBytes, fill, bytes);
+GuardedBuffer::GuardedBuffer(size_t bytes, uint8_t fill)
+    : bytes_(bytes), storage_(std::make_unique_for_overwrite<unsigned char[]>(bytes + 2 * kGuardBytes)) {
+  std::memset(storage_.get(), 0xA5, kGuardBytes);
+  std::memset(storage_.get() + kGuardBytes, fill, bytes);
+  std::memset(storage_.get() + kGuardBytes + bytes, 0xA5, kGuardBytes);
 }
 
 size_t GuardedBuffer::checkGuards(const std::string& label) const {
-  if (storage_.empty()) return 0;
-  return checkSentinel(storage_.data(), kGuardBytes, 0xA5, label + " (guard zone before the buffer)") +
-         checkSentinel(storage_.data() + kGuardBytes + bytes_, kGuardBytes, 0xA5,
+  if (!storage_) return 0;
+  return checkSentinel(storage_.get(), kGuardBytes, 0xA5, label + " (guard zone before the buffer)") +
+         checkSentinel(storage_.get() + kGuardBytes + bytes_, kGuardBytes, 0xA5,
                        label + " (guard zone after the buffer)");
 }
 

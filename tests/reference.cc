@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace mixccl_test {
 namespace {
@@ -139,28 +141,10 @@ uint64_t elementBits(uint64_t base, size_t index) {
   return mixBits(base ^ (static_cast<uint64_t>(index) * 0xA24BAED4963EE407ull));
 }
 
-// The input of a float type as a double (always exactly representable in the type).
-double floatInput(mixcclDataType_t t, Reduction r, uint64_t bits, int rank, int nranks, size_t index) {
-  if (r == Reduction::Prod) {
-    // Mostly +-1; a rank contributes 2 or 0.5 at a few indices. (index + 3 rank) % 7 == 0 holds for
-    // at most 2 of 8 ranks, (index + 5 rank) % 11 == 0 for at most 1: |product| stays within
-    // [1/2, 4], exact in every type whatever the order.
-    double m = 1.0;
-    if ((index + 3 * static_cast<size_t>(rank)) % 7 == 0) {
-      m = 2.0;
-    } else if ((index + 5 * static_cast<size_t>(rank)) % 11 == 0) {
-      m = 0.5;
-    }
-    return (bits & 1) ? -m : m;
-  }
-  if (t == mixcclFloat32 || t == mixcclFloat64) {
-    // Quarters in [-1000, 1000]: any partial sum of 8 is a multiple of 1/4 below 2^13, exact.
-    return static_cast<double>(static_cast<int64_t>(bits % 8001) - 4000) / 4.0;
-  }
-  // Integers in [-R, R] with nranks * R within the type's exact range.
-  const int64_t range = std::max<int64_t>(1, exactIntegerLimit(t) / std::max(nranks, 1));
-  return static_cast<double>(static_cast<int64_t>(bits % static_cast<uint64_t>(2 * range + 1)) - range);
-}
+// A number in [0, n) from 64 random bits, by their high half times n: a 64-bit `%` divides, and
+// was a fifth of the matrix's time at 1M+3 elements, where every element of every rank's input is
+// generated again to check a result.
+uint64_t below(uint64_t bits, uint64_t n) { return ((bits >> 32) * n) >> 32; }
 
 void storeFloat(mixcclDataType_t t, double v, void* dst) {
   switch (t) {
@@ -200,17 +184,111 @@ uint64_t loadBits(mixcclDataType_t t, const void* src) {
 
 void storeBits(mixcclDataType_t t, uint64_t v, void* dst) { std::memcpy(dst, &v, typeSize(t)); }
 
-// The raw bits of an element of any type as fillInput writes it.
-uint64_t inputBits(mixcclDataType_t t, Reduction r, uint64_t base, int rank, int nranks, size_t index) {
-  const uint64_t bits = elementBits(base, index);
-  if (r == Reduction::None || !isFloatType(t)) {
-    // Integer products use odd factors so the wrapped product rarely collapses to zero.
-    return (r == Reduction::Prod ? (bits | 1) : bits) & widthMask(t);
+// The bits of a float16, bfloat16 or fp8 input. Those inputs are all multiples of 1/2 within
+// [-2048, 2048] (floatInput: integers up to exactIntegerLimit, and 1/2 and 2 in products), so their
+// encodings come from a table made once: encodeFormat's frexp and ldexp per element made the narrow
+// types the slowest to fill and check.
+uint64_t narrowFloatBits(mixcclDataType_t t, double v) {
+  constexpr int kHalves = 4096;  // 2048 in steps of 1/2
+  static const std::vector<mixcclDataType_t> kNarrow = {mixcclFloat16, mixcclBfloat16, mixcclFloat8e4m3,
+                                                        mixcclFloat8e5m2};
+  static const std::vector<std::vector<uint16_t>> tables = [] {
+    std::vector<std::vector<uint16_t>> all;
+    for (mixcclDataType_t type : kNarrow) {
+      std::vector<uint16_t> bits(2 * kHalves + 1);
+      for (int h = -kHalves; h <= kHalves; ++h) {
+        unsigned char buf[8] = {};
+        storeFloat(type, h / 2.0, buf);
+        bits[static_cast<size_t>(h + kHalves)] = static_cast<uint16_t>(loadBits(type, buf));
+      }
+      all.push_back(std::move(bits));
+    }
+    return all;
+  }();
+  const double halves = v * 2;
+  for (size_t k = 0; k < kNarrow.size(); ++k) {
+    if (kNarrow[k] != t || halves != std::floor(halves) || std::fabs(halves) > kHalves) continue;
+    return tables[k][static_cast<size_t>(static_cast<int>(halves) + kHalves)];
   }
   unsigned char buf[8] = {};
-  storeFloat(t, floatInput(t, r, bits, rank, nranks, index), buf);
+  storeFloat(t, v, buf);
   return loadBits(t, buf);
 }
+
+// One rank's inputs in one case: element `index` of its buffer is a function of (seed, rank, index)
+// alone, so any rank can compute any other's. Everything that does not depend on the index is
+// decided once here, not per element: fill and check walk millions of elements per case.
+class InputGenerator {
+ public:
+  InputGenerator(mixcclDataType_t t, Reduction r, uint64_t seed, int rank, int nranks)
+      : t_(t), r_(r), base_(rankBase(seed, rank)), rank_(static_cast<size_t>(rank)), mask_(widthMask(t)),
+        isFloat_(r != Reduction::None && isFloatType(t)) {
+    if (t == mixcclFloat32 || t == mixcclFloat64) {
+      // Quarters in [-1000, 1000]: any partial sum of 8 is a multiple of 1/4 below 2^13, exact.
+      span_ = 8001;
+      offset_ = 4000;
+      scale_ = 0.25;
+    } else {
+      // Integers in [-R, R] with nranks * R within the type's exact range.
+      const int64_t range = std::max<int64_t>(1, exactIntegerLimit(t) / std::max(nranks, 1));
+      span_ = static_cast<uint64_t>(2 * range + 1);
+      offset_ = range;
+      scale_ = 1.0;
+    }
+  }
+
+  // The input of a float type as a double (always exactly representable in the type).
+  double valueAt(size_t index) const { return valueOf(elementBits(base_, index), index); }
+
+  // The raw bits of the element as fillInput writes it (low typeSize bytes).
+  uint64_t bitsAt(size_t index) const {
+    const uint64_t bits = elementBits(base_, index);
+    if (!isFloat_) {
+      // Integer products use odd factors so the wrapped product rarely collapses to zero.
+      return (r_ == Reduction::Prod ? (bits | 1) : bits) & mask_;
+    }
+    const double v = valueOf(bits, index);
+    if (t_ == mixcclFloat32) {
+      const float f = static_cast<float>(v);
+      uint32_t b;
+      std::memcpy(&b, &f, sizeof b);
+      return b;
+    }
+    if (t_ == mixcclFloat64) {
+      uint64_t b;
+      std::memcpy(&b, &v, sizeof b);
+      return b;
+    }
+    return narrowFloatBits(t_, v);
+  }
+
+ private:
+  double valueOf(uint64_t bits, size_t index) const {
+    if (r_ == Reduction::Prod) {
+      // Mostly +-1; a rank contributes 2 or 0.5 at a few indices. (index + 3 rank) % 7 == 0 holds for
+      // at most 2 of 8 ranks, (index + 5 rank) % 11 == 0 for at most 1: |product| stays within
+      // [1/2, 4], exact in every type whatever the order.
+      double m = 1.0;
+      if ((index + 3 * rank_) % 7 == 0) {
+        m = 2.0;
+      } else if ((index + 5 * rank_) % 11 == 0) {
+        m = 0.5;
+      }
+      return (bits & 1) ? -m : m;
+    }
+    return static_cast<double>(static_cast<int64_t>(below(bits, span_)) - offset_) * scale_;
+  }
+
+  mixcclDataType_t t_;
+  Reduction r_;
+  uint64_t base_;
+  size_t rank_;
+  uint64_t mask_;
+  bool isFloat_;
+  uint64_t span_ = 1;
+  int64_t offset_ = 0;
+  double scale_ = 1.0;
+};
 
 double preMulScalarValue(mixcclDataType_t t, int rank) {
   if (isFloatType(t)) {
@@ -248,6 +326,31 @@ void reportTotal(size_t mismatches, size_t count, const std::string& label) {
   if (mismatches > 0) {
     std::fprintf(stderr, "  %s: %zu of %zu elements wrong\n", label.c_str(), mismatches, count);
   }
+}
+
+// The element loops below, for one element width (Word is uint8_t .. uint64_t): typeSize is asked
+// once per buffer, and a load or store is one instruction rather than a memcpy of a runtime size.
+template <typename Word>
+void fillWords(const InputGenerator& g, size_t firstIndex, size_t count, void* dst) {
+  auto* out = static_cast<unsigned char*>(dst);
+  for (size_t i = 0; i < count; ++i) {
+    const auto w = static_cast<Word>(g.bitsAt(firstIndex + i));
+    std::memcpy(out + i * sizeof(Word), &w, sizeof(Word));
+  }
+}
+
+template <typename Word>
+size_t checkWords(mixcclDataType_t t, const InputGenerator& g, size_t firstIndex, size_t count, const void* got,
+                  const std::string& label) {
+  const auto* in = static_cast<const unsigned char*>(got);
+  size_t mismatches = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const auto want = static_cast<Word>(g.bitsAt(firstIndex + i));
+    Word have;
+    std::memcpy(&have, in + i * sizeof(Word), sizeof(Word));
+    if (have != want) reportMismatch(mismatches++, label, i, t, in + i * sizeof(Word), &want, 0);
+  }
+  return mismatches;
 }
 
 }  // namespace
@@ -358,11 +461,12 @@ double decodeFp8E5M2(uint8_t bits) {
 
 void fillInput(mixcclDataType_t t, Reduction r, uint64_t seed, int rank, int nranks, size_t firstIndex,
                size_t count, void* dst) {
-  const size_t size = typeSize(t);
-  const uint64_t base = rankBase(seed, rank);
-  auto* out = static_cast<unsigned char*>(dst);
-  for (size_t i = 0; i < count; ++i) {
-    storeBits(t, inputBits(t, r, base, rank, nranks, firstIndex + i), out + i * size);
+  const InputGenerator g(t, r, seed, rank, nranks);
+  switch (typeSize(t)) {
+    case 1: fillWords<uint8_t>(g, firstIndex, count, dst); break;
+    case 2: fillWords<uint16_t>(g, firstIndex, count, dst); break;
+    case 4: fillWords<uint32_t>(g, firstIndex, count, dst); break;
+    default: fillWords<uint64_t>(g, firstIndex, count, dst); break;
   }
 }
 
@@ -377,17 +481,13 @@ void preMulScalar(mixcclDataType_t t, int rank, void* dst) {
 
 size_t checkInputs(mixcclDataType_t t, Reduction r, uint64_t seed, int rank, int nranks,
                    size_t firstIndex, size_t count, const void* got, const std::string& label) {
-  const size_t size = typeSize(t);
-  const uint64_t base = rankBase(seed, rank);
-  const auto* in = static_cast<const unsigned char*>(got);
+  const InputGenerator g(t, r, seed, rank, nranks);
   size_t mismatches = 0;
-  for (size_t i = 0; i < count; ++i) {
-    const uint64_t want = inputBits(t, r, base, rank, nranks, firstIndex + i);
-    if (loadBits(t, in + i * size) != want) {
-      unsigned char wantBytes[8];
-      storeBits(t, want, wantBytes);
-      reportMismatch(mismatches++, label, i, t, in + i * size, wantBytes, 0);
-    }
+  switch (typeSize(t)) {
+    case 1: mismatches = checkWords<uint8_t>(t, g, firstIndex, count, got, label); break;
+    case 2: mismatches = checkWords<uint16_t>(t, g, firstIndex, count, got, label); break;
+    case 4: mismatches = checkWords<uint32_t>(t, g, firstIndex, count, got, label); break;
+    default: mismatches = checkWords<uint64_t>(t, g, firstIndex, count, got, label); break;
   }
   reportTotal(mismatches, count, label);
   return mismatches;
@@ -397,10 +497,10 @@ size_t checkReduction(mixcclDataType_t t, Reduction r, uint64_t seed, int nranks
                       size_t count, const void* got, const std::string& label) {
   if (r == Reduction::None) throw std::logic_error("checkReduction: no reduction given");
   const size_t size = typeSize(t);
-  std::vector<uint64_t> bases(static_cast<size_t>(nranks));
+  std::vector<InputGenerator> inputs;
   std::vector<double> scalars(static_cast<size_t>(nranks));
   for (int q = 0; q < nranks; ++q) {
-    bases[static_cast<size_t>(q)] = rankBase(seed, q);
+    inputs.emplace_back(t, r, seed, q, nranks);
     scalars[static_cast<size_t>(q)] = preMulScalarValue(t, q);
   }
   const auto* in = static_cast<const unsigned char*>(got);
@@ -415,7 +515,7 @@ size_t checkReduction(mixcclDataType_t t, Reduction r, uint64_t seed, int nranks
       double acc = 0, sumAbs = 0;
       for (int q = 0; q < nranks; ++q) {
         // floatInput values are exactly representable: no need to round-trip them through the type.
-        const double x = floatInput(t, r, elementBits(bases[static_cast<size_t>(q)], index), q, nranks, index);
+        const double x = inputs[static_cast<size_t>(q)].valueAt(index);
         switch (r) {
           case Reduction::Sum: case Reduction::Avg: acc += x; sumAbs += std::fabs(x); break;
           case Reduction::Prod: acc = q == 0 ? x : acc * x; break;
@@ -452,7 +552,7 @@ size_t checkReduction(mixcclDataType_t t, Reduction r, uint64_t seed, int nranks
     const bool isSigned = isSignedInt(t);
     uint64_t acc = 0;
     for (int q = 0; q < nranks; ++q) {
-      const uint64_t x = inputBits(t, r, bases[static_cast<size_t>(q)], q, nranks, index);
+      const uint64_t x = inputs[static_cast<size_t>(q)].bitsAt(index);
       switch (r) {
         case Reduction::Sum: case Reduction::Avg: acc += x; break;
         case Reduction::Prod: acc = q == 0 ? x : acc * x; break;
