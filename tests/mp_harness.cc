@@ -38,9 +38,9 @@ std::string joinRanks(const std::vector<int>& ranks) {
   gRank = rank;
   // Keep freed memory for the next case: the matrices allocate and free buffers of up to 128 MiB per
   // case, which glibc would map afresh each time (above 32 MiB it always maps) and the kernel zero
-  // page by page; first touches were a third of the 8-rank matrix's time at 1M+3 elements (69 s
-  // there before, 40 s after, with the generator changes of reference.cc). The library's own
-  // allocations are unaffected in what they may do; only where glibc takes the memory from changes.
+  // page by page: first touches were a third of the 8-rank matrix's time at 1M+3 elements (62 s
+  // without this, 42 s with it, measured before reference.cc's generator was rewritten). The
+  // library's own allocations may do what they did; only where glibc takes the memory from changes.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   int code = 0;

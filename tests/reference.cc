@@ -4,10 +4,36 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
 namespace mixccl_test {
+
+void storeFloat(mixcclDataType_t t, double v, void* dst) {
+  switch (t) {
+    case mixcclFloat16: { uint16_t b = encodeFloat16(v); std::memcpy(dst, &b, 2); break; }
+    case mixcclBfloat16: { uint16_t b = encodeBfloat16(v); std::memcpy(dst, &b, 2); break; }
+    case mixcclFloat8e4m3: { uint8_t b = encodeFp8E4M3(v); std::memcpy(dst, &b, 1); break; }
+    case mixcclFloat8e5m2: { uint8_t b = encodeFp8E5M2(v); std::memcpy(dst, &b, 1); break; }
+    case mixcclFloat32: { float f = static_cast<float>(v); std::memcpy(dst, &f, 4); break; }
+    case mixcclFloat64: std::memcpy(dst, &v, 8); break;
+    default: throw std::logic_error("storeFloat: not a float type");
+  }
+}
+
+double loadFloat(mixcclDataType_t t, const void* src) {
+  switch (t) {
+    case mixcclFloat16: { uint16_t b; std::memcpy(&b, src, 2); return decodeFloat16(b); }
+    case mixcclBfloat16: { uint16_t b; std::memcpy(&b, src, 2); return decodeBfloat16(b); }
+    case mixcclFloat8e4m3: { uint8_t b; std::memcpy(&b, src, 1); return decodeFp8E4M3(b); }
+    case mixcclFloat8e5m2: { uint8_t b; std::memcpy(&b, src, 1); return decodeFp8E5M2(b); }
+    case mixcclFloat32: { float f; std::memcpy(&f, src, 4); return f; }
+    case mixcclFloat64: { double d; std::memcpy(&d, src, 8); return d; }
+    default: throw std::logic_error("loadFloat: not a float type");
+  }
+}
+
 namespace {
 
 // A binary float format narrower than double: sign, expBits, manBits (implicit leading one).
@@ -146,30 +172,6 @@ uint64_t elementBits(uint64_t base, size_t index) {
 // generated again to check a result.
 uint64_t below(uint64_t bits, uint64_t n) { return ((bits >> 32) * n) >> 32; }
 
-void storeFloat(mixcclDataType_t t, double v, void* dst) {
-  switch (t) {
-    case mixcclFloat16: { uint16_t b = encodeFloat16(v); std::memcpy(dst, &b, 2); break; }
-    case mixcclBfloat16: { uint16_t b = encodeBfloat16(v); std::memcpy(dst, &b, 2); break; }
-    case mixcclFloat8e4m3: { uint8_t b = encodeFp8E4M3(v); std::memcpy(dst, &b, 1); break; }
-    case mixcclFloat8e5m2: { uint8_t b = encodeFp8E5M2(v); std::memcpy(dst, &b, 1); break; }
-    case mixcclFloat32: { float f = static_cast<float>(v); std::memcpy(dst, &f, 4); break; }
-    case mixcclFloat64: std::memcpy(dst, &v, 8); break;
-    default: throw std::logic_error("storeFloat: not a float type");
-  }
-}
-
-double loadFloat(mixcclDataType_t t, const void* src) {
-  switch (t) {
-    case mixcclFloat16: { uint16_t b; std::memcpy(&b, src, 2); return decodeFloat16(b); }
-    case mixcclBfloat16: { uint16_t b; std::memcpy(&b, src, 2); return decodeBfloat16(b); }
-    case mixcclFloat8e4m3: { uint8_t b; std::memcpy(&b, src, 1); return decodeFp8E4M3(b); }
-    case mixcclFloat8e5m2: { uint8_t b; std::memcpy(&b, src, 1); return decodeFp8E5M2(b); }
-    case mixcclFloat32: { float f; std::memcpy(&f, src, 4); return f; }
-    case mixcclFloat64: { double d; std::memcpy(&d, src, 8); return d; }
-    default: throw std::logic_error("loadFloat: not a float type");
-  }
-}
-
 double roundToType(mixcclDataType_t t, double v) {
   unsigned char buf[8];
   storeFloat(t, v, buf);
@@ -184,35 +186,36 @@ uint64_t loadBits(mixcclDataType_t t, const void* src) {
 
 void storeBits(mixcclDataType_t t, uint64_t v, void* dst) { std::memcpy(dst, &v, typeSize(t)); }
 
-// The bits of a float16, bfloat16 or fp8 input. Those inputs are all multiples of 1/2 within
-// [-2048, 2048] (floatInput: integers up to exactIntegerLimit, and 1/2 and 2 in products), so their
-// encodings come from a table made once: encodeFormat's frexp and ldexp per element made the narrow
-// types the slowest to fill and check.
-uint64_t narrowFloatBits(mixcclDataType_t t, double v) {
-  constexpr int kHalves = 4096;  // 2048 in steps of 1/2
-  static const std::vector<mixcclDataType_t> kNarrow = {mixcclFloat16, mixcclBfloat16, mixcclFloat8e4m3,
-                                                        mixcclFloat8e5m2};
-  static const std::vector<std::vector<uint16_t>> tables = [] {
-    std::vector<std::vector<uint16_t>> all;
-    for (mixcclDataType_t type : kNarrow) {
-      std::vector<uint16_t> bits(2 * kHalves + 1);
-      for (int h = -kHalves; h <= kHalves; ++h) {
-        unsigned char buf[8] = {};
-        storeFloat(type, h / 2.0, buf);
-        bits[static_cast<size_t>(h + kHalves)] = static_cast<uint16_t>(loadBits(type, buf));
-      }
-      all.push_back(std::move(bits));
+// Every input of float16, bfloat16 and fp8 is a multiple of 1/2 within [-2048, 2048] (whole numbers
+// up to exactIntegerLimit, and 1/2 and 2 in products: InputGenerator::valueOf), so each element's
+// encoding is looked up, at index 2v + kNarrowHalves, in a table made once per type: encodeFormat's
+// frexp and ldexp per element made the narrow types the slowest to fill and check.
+constexpr int kNarrowHalves = 4096;  // 2048 in steps of 1/2
+const std::vector<uint16_t>* narrowFloatTable(mixcclDataType_t t) {
+  auto make = [](mixcclDataType_t type) {
+    std::vector<uint16_t> bits(2 * kNarrowHalves + 1);
+    for (int h = -kNarrowHalves; h <= kNarrowHalves; ++h) {
+      unsigned char buf[8] = {};
+      storeFloat(type, h / 2.0, buf);
+      bits[static_cast<size_t>(h + kNarrowHalves)] = static_cast<uint16_t>(loadBits(type, buf));
     }
-    return all;
-  }();
-  const double halves = v * 2;
-  for (size_t k = 0; k < kNarrow.size(); ++k) {
-    if (kNarrow[k] != t || halves != std::floor(halves) || std::fabs(halves) > kHalves) continue;
-    return tables[k][static_cast<size_t>(static_cast<int>(halves) + kHalves)];
+    return bits;
+  };
+  static const std::vector<uint16_t> half = make(mixcclFloat16), bf16 = make(mixcclBfloat16),
+                                     e4m3 = make(mixcclFloat8e4m3), e5m2 = make(mixcclFloat8e5m2);
+  switch (t) {
+    case mixcclFloat16: return &half;
+    case mixcclBfloat16: return &bf16;
+    case mixcclFloat8e4m3: return &e4m3;
+    case mixcclFloat8e5m2: return &e5m2;
+    default: return nullptr;
   }
-  unsigned char buf[8] = {};
-  storeFloat(t, v, buf);
-  return loadBits(t, buf);
+}
+
+// Out of line, so that the check that calls it keeps InputGenerator::bitsAt small enough to inline.
+[[noreturn]] __attribute__((noinline, cold)) void notANarrowInput(double v) {
+  throw std::logic_error("InputGenerator: the narrow float input " + std::to_string(v) +
+                         " is not a multiple of 1/2 within 2048");
 }
 
 // One rank's inputs in one case: element `index` of its buffer is a function of (seed, rank, index)
@@ -222,7 +225,7 @@ class InputGenerator {
  public:
   InputGenerator(mixcclDataType_t t, Reduction r, uint64_t seed, int rank, int nranks)
       : t_(t), r_(r), base_(rankBase(seed, rank)), rank_(static_cast<size_t>(rank)), mask_(widthMask(t)),
-        isFloat_(r != Reduction::None && isFloatType(t)) {
+        isFloat_(r != Reduction::None && isFloatType(t)), narrow_(narrowFloatTable(t)) {
     if (t == mixcclFloat32 || t == mixcclFloat64) {
       // Quarters in [-1000, 1000]: any partial sum of 8 is a multiple of 1/4 below 2^13, exact.
       span_ = 8001;
@@ -259,7 +262,12 @@ class InputGenerator {
       std::memcpy(&b, &v, sizeof b);
       return b;
     }
-    return narrowFloatBits(t_, v);
+    const auto at = static_cast<int64_t>(v * 2) + kNarrowHalves;
+    if (narrow_ == nullptr || at < 0 || static_cast<size_t>(at) >= narrow_->size() ||
+        static_cast<double>(at - kNarrowHalves) != v * 2) {
+      notANarrowInput(v);
+    }
+    return (*narrow_)[static_cast<size_t>(at)];
   }
 
  private:
@@ -285,6 +293,7 @@ class InputGenerator {
   size_t rank_;
   uint64_t mask_;
   bool isFloat_;
+  const std::vector<uint16_t>* narrow_;  // float16, bfloat16, fp8: the encodings of the inputs
   uint64_t span_ = 1;
   int64_t offset_ = 0;
   double scale_ = 1.0;
@@ -514,7 +523,7 @@ size_t checkReduction(mixcclDataType_t t, Reduction r, uint64_t seed, int nranks
     if (isFloat) {
       double acc = 0, sumAbs = 0;
       for (int q = 0; q < nranks; ++q) {
-        // floatInput values are exactly representable: no need to round-trip them through the type.
+        // Input values are exactly representable: no need to round-trip them through the type.
         const double x = inputs[static_cast<size_t>(q)].valueAt(index);
         switch (r) {
           case Reduction::Sum: case Reduction::Avg: acc += x; sumAbs += std::fabs(x); break;

@@ -42,6 +42,10 @@ double decodeBfloat16(uint16_t bits);
 double decodeFp8E4M3(uint8_t bits);
 double decodeFp8E5M2(uint8_t bits);
 
+// One element of a float type, as a double and back (the codecs above for the narrow types).
+void storeFloat(mixcclDataType_t type, double v, void* dst);
+double loadFloat(mixcclDataType_t type, const void* src);
+
 // Writes `count` input elements of `rank`, logical indices firstIndex .. firstIndex+count-1.
 void fillInput(mixcclDataType_t type, Reduction reduction, uint64_t seed, int rank, int nranks,
                size_t firstIndex, size_t count, void* dst);

@@ -25,28 +25,6 @@ std::vector<unsigned char> filled(mixcclDataType_t t, Reduction r, int rank, int
   return buf;
 }
 
-// Element i of a buffer of floats as a double, and back, through the reference's own codecs.
-double decodeAt(mixcclDataType_t t, const unsigned char* p) {
-  switch (t) {
-    case mixcclFloat16: { uint16_t b; std::memcpy(&b, p, 2); return decodeFloat16(b); }
-    case mixcclBfloat16: { uint16_t b; std::memcpy(&b, p, 2); return decodeBfloat16(b); }
-    case mixcclFloat8e4m3: return decodeFp8E4M3(*p);
-    case mixcclFloat8e5m2: return decodeFp8E5M2(*p);
-    case mixcclFloat32: { float f; std::memcpy(&f, p, 4); return f; }
-    default: { double d; std::memcpy(&d, p, 8); return d; }
-  }
-}
-void encodeAt(mixcclDataType_t t, double v, unsigned char* p) {
-  switch (t) {
-    case mixcclFloat16: { const uint16_t b = encodeFloat16(v); std::memcpy(p, &b, 2); break; }
-    case mixcclBfloat16: { const uint16_t b = encodeBfloat16(v); std::memcpy(p, &b, 2); break; }
-    case mixcclFloat8e4m3: *p = encodeFp8E4M3(v); break;
-    case mixcclFloat8e5m2: *p = encodeFp8E5M2(v); break;
-    case mixcclFloat32: { const float f = static_cast<float>(v); std::memcpy(p, &f, 4); break; }
-    default: std::memcpy(p, &v, 8); break;
-  }
-}
-
 // The element-wise sum over ranks of their filled inputs: wrapping for integers, exact for floats
 // (the inputs are chosen so that it is).
 std::vector<unsigned char> summed(mixcclDataType_t t, int nranks) {
@@ -57,8 +35,8 @@ std::vector<unsigned char> summed(mixcclDataType_t t, int nranks) {
   for (size_t i = 0; i < kCount; ++i) {
     if (isFloatType(t)) {
       double acc = 0;
-      for (const auto& in : inputs) acc += decodeAt(t, in.data() + i * size);
-      encodeAt(t, acc, out.data() + i * size);
+      for (const auto& in : inputs) acc += loadFloat(t, in.data() + i * size);
+      storeFloat(t, acc, out.data() + i * size);
     } else {
       uint64_t acc = 0;
       for (const auto& in : inputs) {
@@ -82,7 +60,7 @@ void flipBit(mixcclDataType_t t, std::vector<unsigned char>* buf, size_t index) 
 void changeValue(mixcclDataType_t t, std::vector<unsigned char>* buf, size_t index) {
   unsigned char* p = buf->data() + index * typeSize(t);
   if (isFloatType(t)) {
-    encodeAt(t, -decodeAt(t, p) - 3, p);
+    storeFloat(t, -loadFloat(t, p) - 3, p);
   } else {
     p[0] ^= 0x01;
   }
@@ -172,12 +150,12 @@ TEST(Reference, FloatInputsAreExactMultiplesOfTheirStepWithinTheirRange) {
       const auto prod = filled(t, Reduction::Prod, 0, nranks);
       double lowest = 0, highest = 0;
       for (size_t i = 0; i < kCount; ++i) {
-        const double v = decodeAt(t, sum.data() + i * size);
+        const double v = loadFloat(t, sum.data() + i * size);
         EXPECT_EQ(v / step, std::floor(v / step)) << "element " << i << " is " << v;
         EXPECT_LE(std::fabs(v), limit) << "element " << i;
         lowest = std::min(lowest, v);
         highest = std::max(highest, v);
-        const double p = std::fabs(decodeAt(t, prod.data() + i * size));
+        const double p = std::fabs(loadFloat(t, prod.data() + i * size));
         EXPECT_TRUE(p == 0.5 || p == 1.0 || p == 2.0) << "product input " << i << " is " << p;
       }
       // Spread over the range, not stuck at a few values.
