@@ -39,10 +39,11 @@ bool fullMatrix() {
 // before (CI keeps to 40 minutes). Most of what remained was the test's own work, not the
 // library's: generating every rank's inputs again to check each result, and faulting in fresh
 // buffers for every case; with the generator's per-buffer set-up (reference.cc) and freed memory
-// kept (mp_harness.cc) the 8-rank run takes 22 s and the 4-rank one 14 s (45 before). The sanitizer builds (kSanitized) do the same at every rank
-// count: what ASan looks for in a type's kernels (reads and writes past the end) shows at the small
-// odd counts, and TSan's stage runs two types anyway; under ASan the 3-rank big count for every type
-// took 142 s. MIXCCL_TEST_FULL=1 runs everything.
+// kept (mp_harness.cc), the 8-rank big count takes about 22 s (69 before) and the 4-rank one
+// 14 s (45 before); the small counts take a second or two. The sanitizer builds (kSanitized) do the
+// same at every rank count: what ASan looks for in a type's kernels (reads and writes past the end)
+// shows at the small odd counts, and TSan's stage runs two types anyway; under ASan the 3-rank big
+// count for every type took 142 s. MIXCCL_TEST_FULL=1 runs everything.
 bool runsBigCount(const CaseSpec& s, int nranks) {
   if (fullMatrix()) return true;
   if ((nranks >= 5 || kSanitized) && s.type != mixcclInt8 && s.type != mixcclBfloat16 && s.type != mixcclFloat32 &&
