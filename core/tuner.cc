@@ -278,23 +278,31 @@ void takeTurn(const AlgorithmChoice& d, bool mayTrial, AlgorithmChoice* out) {
 
 std::shared_ptr<TrialState> Tuner::planTrial(const DecisionQuery& q, const std::vector<Candidate>& ranked,
                                              const Candidate& pick) const {
-  if (!measure_ || !(pick.predictedUs < kTrialMaxUs)) return nullptr;
+  // A trial times at least two candidates (the checks below; first a cheap bound, before any schedule
+  // is built).
+  if (!measure_ || !(pick.predictedUs * 2 * (kTrialWarmupRounds + 1) <= kTrialMaxTotalUs)) return nullptr;
   auto t = std::make_shared<TrialState>();
   t->candidates.push_back(pick);
   // One candidate per algorithm (the model's best chunk for it), and none that builds the same
-  // steps as one already taken or that the model prices within half a percent of one (ring,
-  // Rabenseifner and hier at 2 ranks: the same two exchanges, pieces in another order): timing
-  // twins tells little, and would crowd out the different schedules the model may misjudge.
+  // steps as one already taken, or that talks to the same peers as one the model prices within half
+  // a percent of it (ring, Rabenseifner and hier at 2 ranks: the same two exchanges, pieces in
+  // another order): timing twins tells little, and would crowd out the different schedules the model
+  // may misjudge. Until 2026-12-07 the price alone made a twin, which also left out Rabenseifner at 4
+  // ranks wherever the model priced it within 0.5 % of ring (16 MiB: 10.11 against 10.12 ms), the
+  // very place where measuring tells them apart.
   std::vector<std::vector<Schedule>> taken{buildSchedules(q, topology_.nranks(), pick)};
   for (const Candidate& x : ranked) {
     if (t->candidates.size() >= kTrialCandidates) break;
     if (!(x.predictedUs <= pick.predictedUs * kTrialWithin)) continue;
     bool seen = false;
-    for (const Candidate& y : t->candidates)
-      seen = seen || y.algorithm == x.algorithm || std::abs(x.predictedUs - y.predictedUs) <= 0.005 * y.predictedUs;
+    for (const Candidate& y : t->candidates) seen = seen || y.algorithm == x.algorithm;
     if (seen) continue;
     std::vector<Schedule> built = buildSchedules(q, topology_.nranks(), x);
-    for (const auto& other : taken) seen = seen || sameSteps(built, other);
+    for (size_t i = 0; i < taken.size() && !seen; ++i) {
+      const double y = t->candidates[i].predictedUs;
+      const bool priceTwin = std::abs(x.predictedUs - y) <= 0.005 * y;
+      seen = sameSteps(built, taken[i]) || (priceTwin && samePeers(built, taken[i]));
+    }
     if (seen) continue;
     t->candidates.push_back(x);
     taken.push_back(std::move(built));
@@ -308,6 +316,7 @@ std::shared_ptr<TrialState> Tuner::planTrial(const DecisionQuery& q, const std::
     const double samples = kTrialBudgetUs / std::max(pick.predictedUs, 1e-3);
     t->blocks = static_cast<int>(std::clamp(samples, double{kTrialMinSamples}, double{kTrialMaxSamples}));
   }
+  if (!(t->total() * pick.predictedUs <= kTrialMaxTotalUs)) return nullptr;  // too dear to time
   t->samples.resize(t->candidates.size());
   return t;
 }

@@ -20,11 +20,12 @@
 // certain (at 2 ranks it priced one-shot and two-shot dearest where they measure fastest; at 4 ranks
 // on 2 cores Rabenseifner under ring at 2 MiB, where ring measures 11-29 % faster). Where every rank
 // computes on the cpu (a call's time is then the host's own: a device rank's call may only enqueue
-// work), and the model puts other algorithms within kTrialWithin of its pick at a size it predicts
-// under kTrialMaxUs, the bucket starts as a trial: its first calls take turns between those
-// candidates (kTrialWarmupRounds untimed turns of each, then timed ones), each rank keeps the median
-// of its timed turns of each, and after the trial's last call the ranks agree on the mean over ranks
-// of those medians (a small internal all-reduce, core/op.cc). With a core per rank a turn is one
+// work), and the model puts other algorithms within kTrialWithin of its pick at a size where the
+// whole trial is predicted to take at most kTrialMaxTotalUs, the bucket starts as a trial: its
+// first calls take turns between those candidates (kTrialWarmupRounds untimed turns of each, then
+// timed ones), each rank keeps the median of its timed turns of each, and after the trial's last
+// call the ranks agree on the mean over ranks of those medians (a small internal all-reduce,
+// core/op.cc). With a core per rank a turn is one
 // call. Where a host has more ranks than cores a turn is a block of calls in a row (kTrialBlockWarmup
 // untimed, then kTrialBlockTimed timed, counted as their mean; kTrialBlocks of each candidate): there
 // one call's time is mostly the wait for a descheduled peer, while the calls of a block add up to a
@@ -74,7 +75,14 @@ struct AlgorithmChoice {
 // doubling 1.5), just outside 1.6x, and the generic one-shot at 32 KiB 4th at 5.5-6.6 us where it
 // measures fastest, 3.8 us: left out by the cap.
 constexpr double kTrialWithin = 2.0;      // candidates: predicted at most this many times the pick's
-constexpr double kTrialMaxUs = 2000;      // only sizes the model predicts faster than this
+// Only where the trial's calls (kTrialMaxCalls at most), priced at the model's pick, add up to at
+// most this: a trial costs a job at most about this much more than the pick alone would, once per
+// size bucket. Until 2026-12-07 the limit was a call predicted under 2 ms (4 ranks here: up to about
+// 8 MiB), which left 16 MiB at 4 ranks to the model: it prices ring and Rabenseifner within 0.1 %
+// there, and either measured up to 22 % faster than the other in one process (docs/performance.md,
+// "Runs AQ and after"). At 4 ranks on 2 cores 16 MiB now takes a trial (144 calls at 10 ms
+// predicted), 32 MiB not; at 2 ranks every size to 64 MiB (72 calls at 6.4 ms predicted).
+constexpr double kTrialMaxTotalUs = 2.0e6;
 constexpr size_t kTrialCandidates = 4;    // at most this many: one chunk size per algorithm, no twins
 constexpr int kTrialWarmupRounds = 6;     // untimed first turns of every candidate: they build its
                                           // schedules and touch the shm ring pages of links only it

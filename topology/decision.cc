@@ -101,6 +101,23 @@ bool sameSteps(const std::vector<Schedule>& a, const std::vector<Schedule>& b) {
   return true;
 }
 
+bool samePeers(const std::vector<Schedule>& a, const std::vector<Schedule>& b) {
+  auto peers = [](const Schedule& s) {
+    std::vector<int> out;
+    for (const Round& round : s.rounds)
+      for (const Step& step : round.steps)
+        if (step.kind == StepKind::Send || step.kind == StepKind::Recv || step.kind == StepKind::RecvReduce)
+          out.push_back(step.peer);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  };
+  if (a.size() != b.size()) return false;
+  for (size_t r = 0; r < a.size(); ++r)
+    if (peers(a[r]) != peers(b[r])) return false;
+  return true;
+}
+
 std::string sizeText(size_t bytes) {
   char buf[32];
   if (bytes >= (1u << 30) && bytes % (1u << 30) == 0) std::snprintf(buf, sizeof(buf), "%zu GiB", bytes >> 30);

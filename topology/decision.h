@@ -48,6 +48,9 @@ std::vector<Schedule> buildSchedules(const DecisionQuery& q, int nranks, const C
 // Whether two sets of schedules do the same steps in the same rounds (the algorithm names aside):
 // at some rank counts several algorithms build the same thing (ring, Rabenseifner and hier at 2).
 bool sameSteps(const std::vector<Schedule>& a, const std::vector<Schedule>& b);
+// Whether every rank exchanges with the same set of peers in both (how much, in which rounds and
+// in what pieces aside): ring, Rabenseifner and hier at 2 ranks, but not ring and Rabenseifner at 4.
+bool samePeers(const std::vector<Schedule>& a, const std::vector<Schedule>& b);
 
 // "8 B", "4 KiB", "64 MiB".
 std::string sizeText(size_t bytes);

@@ -9,7 +9,10 @@ One command, run from the repository root after scripts/build.sh (or with --buil
 For each rank count it runs, in turn and --repeat times (alternating, so that a noisy spell on a
 shared machine hits every system alike), mixccl-perf, the OpenMPI timer (mpi_allreduce.c under
 mpirun) and the Gloo timer (gloo_allreduce.py), keeps each system's best time per size, and prints
-latency and bus bandwidth with the ratios mixccl/peer. Then a sweep: mixccl with every all-reduce
+latency and bus bandwidth with the ratios mixccl/peer. Sizes up to 64 KiB take more alternating runs
+(--repeat-small): they cost seconds, and at 4 ranks on 2 cores every system's small calls switch
+between a fast and a slow mode for seconds at a time (mixccl 9-10 or 16.5 us at 8 B, OpenMPI 12-13 or
+18-25 us), so more runs catch each in its fast mode. Then a sweep: mixccl with every all-reduce
 algorithm forced (one communicator each, timed in turn inside one mixccl-perf run: --algos, in
 rounds where every communicator takes its turn: --rounds) against the tuner's own pick. It writes
 JSON and a PNG plot (bus bandwidth against size, one line per system) and checks the issue's targets.
@@ -28,10 +31,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 SMALL_MAX = 64 * 1024  # sizes up to here are latency-bound: many iterations
-# The most calls a measured trial of the tuner takes (kTrialMaxCalls, core/tuner.h), and the largest
-# size it may time here (predicted under kTrialMaxUs, 2 ms: at most about 8 MiB at 4 ranks).
+# Above this, 20 timed calls a run (--iters-large), and the sweep's rounds are of 10 calls, not 20.
+MID_MAX = 8 * 1024 * 1024
+# The most calls a measured trial of the tuner takes (kTrialMaxCalls, core/tuner.h). Whether a size
+# gets a trial depends on the model's price for it, which moves with the calibration at init (4 ranks
+# at 16 MiB: 5.5-10.1 ms a call here; a trial is made where its calls add up to at most 2 s), so
+# mixccl's runs warm every size up past a trial.
 TRIAL_MAX_CALLS = 144
-TRIAL_MAX_BYTES = 8 * 1024 * 1024
 
 
 def parse_bytes(text):
@@ -94,9 +100,13 @@ class Systems:
         run(["mpicc", "-O2", os.path.join(HERE, "mpi_allreduce.c"), "-o", out])
         return out
 
-    def _ranges(self, factor=2):
-        """(first, last, iterations, warm-up) per size range: many iterations where latency rules."""
+    def _ranges(self, factor=2, past_trials=False, small_only=False):
+        """(first, last, iterations, warm-up) per size range: many iterations where latency rules. With
+        past_trials (mixccl's runs), every range warms up past the tuner's measured trials; with
+        small_only, only sizes up to SMALL_MAX."""
         lo, hi = parse_bytes(self.args.minbytes), parse_bytes(self.args.maxbytes)
+        if small_only:
+            hi = min(hi, SMALL_MAX)
         sizes = []
         size = lo
         while size <= hi:
@@ -108,38 +118,40 @@ class Systems:
         # Warm-up calls: a fresh communicator's first calls touch its shm rings' pages for the first
         # time (8 slots a link), which on this VM cost 1-5 ms a call for each algorithm's first four
         # or five calls (64 KiB-512 KiB, 4 ranks), and the tuner's measured trials take up to
-        # TRIAL_MAX_CALLS calls before it settles, at sizes it predicts under 2 ms (up to about
-        # 8 MiB at 4 ranks here): what a job's first iterations pay, not its speed.
-        trial = [x for x in large if x <= TRIAL_MAX_BYTES]
-        beyond = [x for x in large if x > TRIAL_MAX_BYTES]
+        # TRIAL_MAX_CALLS calls before it settles: what a job's first iterations pay, not its speed.
+        # The peers keep 70 above MID_MAX, where OpenMPI takes up to 0.4 s a call at 4 ranks.
+        mid = [x for x in large if x <= MID_MAX]
+        beyond = [x for x in large if x > MID_MAX]
         if small:
             ranges.append((small[0], small[-1], self.args.iters_small,
                            max(TRIAL_MAX_CALLS + 6, self.args.iters_small // 10)))
-        if trial:
-            ranges.append((trial[0], trial[-1], self.args.iters_large, TRIAL_MAX_CALLS + 6))
+        if mid:
+            ranges.append((mid[0], mid[-1], self.args.iters_large, TRIAL_MAX_CALLS + 6))
         if beyond:
-            ranges.append((beyond[0], beyond[-1], self.args.iters_large, 70))
+            ranges.append((beyond[0], beyond[-1], self.args.iters_large, TRIAL_MAX_CALLS + 6 if past_trials else 70))
         return ranges
 
-    def mixccl(self, nranks, env=None, factor=2):
+    def mixccl(self, nranks, env=None, factor=2, small_only=False):
         """{bytes: (time_us, busbw)} from mixccl-perf (out of place, float sum, unchecked: speed only)."""
-        return self.mixccl_algorithms(nranks, None, env, factor)[None]
+        return self.mixccl_algorithms(nranks, None, env, factor, small_only=small_only).get(None, {})
 
-    def mixccl_algorithms(self, nranks, algos, env=None, factor=2, rounds=1, mid_rounds=None):
+    def mixccl_algorithms(self, nranks, algos, env=None, factor=2, rounds=1, mid_rounds=None, small_only=False):
         """{algorithm: {bytes: (time_us, busbw)}}: with a list, one mixccl-perf run times every algorithm
         in turn at each size (--algos: a communicator each, 'auto' the tuner's pick); without, the key is
         None. With rounds > 1 the timed calls run in that many rounds, the communicators taking turns
         round by round, and each keeps its fastest round (mixccl-perf --rounds). mid_rounds, if given,
-        replaces rounds above SMALL_MAX up to TRIAL_MAX_BYTES, with 20 calls a round there."""
+        replaces rounds above SMALL_MAX, with 20 calls a round up to MID_MAX and 10 above."""
         out = {}
-        for (a, b, iters, warm) in self._ranges(factor):
+        for (a, b, iters, warm) in self._ranges(factor, past_trials=True, small_only=small_only):
             r = rounds
-            if mid_rounds and SMALL_MAX < a <= TRIAL_MAX_BYTES:
+            if mid_rounds and a > SMALL_MAX:
                 # Where the candidates lie within a few per cent of each other (256 KiB-2 MiB), 8 rounds of
                 # 10 calls left each communicator's best time 5 % from its neighbours' (up to 19 %) with
-                # the same algorithm forced on all; 32 rounds of 20 brought that to 1-3 %.
+                # the same algorithm forced on all; 32 rounds of 20 brought that to 1-3 %. At 16 MiB (4
+                # ranks: ring, Rabenseifner and hier within 5 %), 8 rounds of 10 left the tuner's twin
+                # communicators 6-12 % apart in runs AM-AP; from run AQ it too takes mid_rounds rounds.
                 r = mid_rounds
-                iters = max(iters, 20 * r)
+                iters = max(iters, (20 if a <= MID_MAX else 10) * r)
             # At least 10 calls a round: a round's first call absorbs how unevenly the ranks left the
             # barrier before it, which at 4 ranks on 2 cores is tens of microseconds.
             if r > 1:
@@ -165,22 +177,22 @@ class Systems:
                 out.setdefault(name, {})[size] = (float(m["time_us"]), float(m["busbw_gbps"]))
         return out
 
-    def openmpi(self, nranks):
+    def openmpi(self, nranks, small_only=False):
         if self.mpi is None:
             return {}
         out = {}
-        for (a, b, iters, warm) in self._ranges():
+        for (a, b, iters, warm) in self._ranges(small_only=small_only):
             # OpenMPI's defaults, as a user would run it (root here, and more ranks than cores).
             text = run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(nranks), self.mpi, str(a),
                         str(b), str(iters), str(warm)])
             out.update(parse_lines(text))
         return out
 
-    def gloo(self, nranks):
+    def gloo(self, nranks, small_only=False):
         if self.args.no_gloo:
             return {}
         out = {}
-        for (a, b, iters, warm) in self._ranges():
+        for (a, b, iters, warm) in self._ranges(small_only=small_only):
             iters = max(10, iters // 20)  # Gloo is ~1000x slower at small sizes; keep the run short
             text = run(["/usr/bin/python3", os.path.join(HERE, "gloo_allreduce.py"), str(nranks), str(a), str(b),
                         str(iters), "3"])
@@ -220,6 +232,10 @@ def main():
     ap.add_argument("--repeat", type=int, default=2, help="alternating runs per system; the best is kept")
     ap.add_argument("--iters-small", type=int, default=1000, help="timed iterations up to 64 KiB")
     ap.add_argument("--iters-large", type=int, default=20, help="timed iterations above 64 KiB")
+    ap.add_argument("--repeat-small", type=int, default=4,
+                    help="alternating runs per system for the sizes up to 64 KiB (at least --repeat: the runs "
+                         "after those time only these sizes); the best is kept (2, with --repeat 2: as before "
+                         "2026-12-07)")
     ap.add_argument("--no-gloo", action="store_true", help="skip Gloo (it takes most of the time)")
     ap.add_argument("--no-sweep", action="store_true", help="skip the forced-algorithm sweep")
     ap.add_argument("--sweep-rounds", type=int, default=8,
@@ -232,6 +248,11 @@ def main():
     args = ap.parse_args()
     if args.sweep_mid_rounds < 0:
         ap.error(f"--sweep-mid-rounds {args.sweep_mid_rounds}: give 0 (the same as --sweep-rounds) or more")
+    if args.repeat < 1:
+        ap.error(f"--repeat {args.repeat}: give 1 or more")
+    if args.repeat_small < args.repeat:
+        ap.error(f"--repeat-small {args.repeat_small}: give at least --repeat ({args.repeat}); the small sizes are "
+                 f"in every run")
     if args.sweep_rounds < 1:
         ap.error(f"--sweep-rounds {args.sweep_rounds}: give 1 or more (1 times each communicator in one block)")
 
@@ -249,15 +270,18 @@ def main():
 
     for n in ranks:
         runs = {"mixccl": [], "openmpi": [], "gloo": []}
-        for rep in range(args.repeat):
-            print(f"# {n} ranks: run {rep + 1} of {args.repeat} (mixccl, OpenMPI, Gloo in turn)", flush=True)
-            runs["mixccl"].append(systems.mixccl(n))
-            runs["openmpi"].append(systems.openmpi(n))
-            runs["gloo"].append(systems.gloo(n))
+        for rep in range(args.repeat_small):
+            small_only = rep >= args.repeat
+            print(f"# {n} ranks: run {rep + 1} of {args.repeat_small} (mixccl, OpenMPI, Gloo in turn"
+                  f"{'; sizes up to 64 KiB' if small_only else ''})", flush=True)
+            runs["mixccl"].append(systems.mixccl(n, small_only=small_only))
+            runs["openmpi"].append(systems.openmpi(n, small_only=small_only))
+            runs["gloo"].append(systems.gloo(n, small_only=small_only))
         best = {k: best_of(v) for k, v in runs.items()}
         doc["results"][str(n)] = {k: {str(s): {"time_us": t, "busbw_gbps": bw} for s, (t, bw) in v.items()}
                                   for k, v in best.items()}
-        print(f"\n## float sum all-reduce, {n} ranks (best of {args.repeat}); ratio = peer time / mixccl time "
+        print(f"\n## float sum all-reduce, {n} ranks (best of {args.repeat}, up to 64 KiB of {args.repeat_small}); "
+              f"ratio = peer time / mixccl time "
               f"(> 1: mixccl faster)")
         print(f"{'size':>10} | {'mixccl us':>10} {'GB/s':>6} | {'OpenMPI us':>10} {'GB/s':>6} {'ratio':>6} | "
               f"{'Gloo us':>10} {'GB/s':>6} {'ratio':>7}")

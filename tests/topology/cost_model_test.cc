@@ -317,5 +317,30 @@ TEST(Decision, SmallMessagesPreferFewRoundsLargeOnesBandwidth) {
   EXPECT_LE(large.front().predictedUs, model.predictUs(*ring, args, 4) * 1.005);
 }
 
+// samePeers tells the tuner which candidates are twins to be timed once: at 2 ranks ring,
+// Rabenseifner and hier all exchange with the one peer; at 4 ranks ring talks to its neighbours and
+// Rabenseifner to the ranks 1 and 2 away by xor, so they differ (and sameSteps is stricter).
+TEST(Decision, SamePeersTellsSameExchangesFromDifferentOnes) {
+  auto build = [](int nranks, const char* name, size_t chunkBytes) {
+    Topology t = cluster(1, nranks);
+    std::vector<int> islands = t.islands();
+    DecisionQuery q;
+    q.count = size_t{1} << 20;
+    q.island = &islands;
+    const Algorithm* a = findAlgorithm(Collective::AllReduce, name);
+    EXPECT_NE(a, nullptr) << name;
+    Candidate c;
+    c.algorithm = a;
+    c.chunkBytes = chunkBytes;
+    return a == nullptr ? std::vector<Schedule>{} : buildSchedules(q, nranks, c);
+  };
+  EXPECT_TRUE(samePeers(build(2, "ring", 1 << 20), build(2, "rabenseifner", 256 << 10)));
+  EXPECT_TRUE(samePeers(build(2, "ring", 1 << 20), build(2, "hier", 256 << 10)));
+  EXPECT_FALSE(sameSteps(build(2, "ring", 1 << 20), build(2, "rabenseifner", 256 << 10)));
+  EXPECT_FALSE(samePeers(build(4, "ring", 1 << 20), build(4, "rabenseifner", 256 << 10)));
+  EXPECT_TRUE(samePeers(build(4, "ring", 1 << 20), build(4, "ring", 256 << 10)));
+  EXPECT_FALSE(samePeers(build(4, "ring", 1 << 20), build(8, "ring", 1 << 20)));
+}
+
 }  // namespace
 }  // namespace mixccl

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -197,6 +198,38 @@ TEST(TunerTrial, OversubscribedHostsTimeBlocksOfCallsInARow) {
     ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &after, true).isOk());
     EXPECT_EQ(after.trial, nullptr);
     EXPECT_EQ(after.algorithm, oneFasterLoop ? candidates[1].algorithm : modelPick);
+  }
+}
+
+// A trial is made only where all its calls, priced at the model's pick, add up to at most
+// kTrialMaxTotalUs: with a core per rank and on 2 cores (blocks of calls), sizes the model prices
+// over 2 ms a call (the limit before 2026-12-07) still get one, and the largest sizes none.
+TEST(TunerTrial, TrialsStopWhereTheyWouldCostTooMuch) {
+  for (int cores : {4, 2}) {
+    Topology t = cpuHostTopology(4, 4);
+    t.hosts[0].cores = cores;
+    Tuner tuner(t, 0, "test");
+    const int perCandidate = kTrialWarmupRounds + (tuner.timesBlocks()
+                                                       ? kTrialBlocks * (kTrialBlockWarmup + kTrialBlockTimed)
+                                                       : kTrialMaxSamples);
+    double dearestTrialUs = 0;  // the largest predicted call that got a trial
+    bool largestHasNone = false;
+    for (size_t count = 1; count <= (size_t{1} << 26); count *= 2) {
+      AlgorithmChoice c;
+      ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
+      if (!c.trial) {
+        largestHasNone = count == (size_t{1} << 26);
+        continue;
+      }
+      std::vector<Candidate> candidates = tuner.trialCandidates(c);
+      ASSERT_GE(candidates.size(), 2u);
+      const double pickUs = candidates[0].predictedUs;
+      EXPECT_LE(pickUs * perCandidate * static_cast<double>(candidates.size()), kTrialMaxTotalUs)
+          << cores << " cores, " << count << " floats";
+      dearestTrialUs = std::max(dearestTrialUs, pickUs);
+    }
+    EXPECT_GT(dearestTrialUs, 2000) << cores << " cores";
+    EXPECT_TRUE(largestHasNone) << cores << " cores: a trial at 256 MiB";
   }
 }
 
