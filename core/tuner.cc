@@ -33,13 +33,20 @@ struct TrialState {
   int blockWarmup = 0;
   int blocks = 0;
   int calls = 0;                           // calls that took a turn so far
+  int gap = 0;                             // calls of the model's pick after each turn (kTrialMinSpanUs)
+  int gapLeft = 0;                         // of the gap after the last turn, still to run
   int timedPerBlock() const { return block - blockWarmup; }
+  // Calls of turns; turns (a warm-up turn, a block); calls in all, gaps included.
   int total() const { return (kTrialWarmupRounds + blocks * block) * static_cast<int>(candidates.size()); }
+  int turns() const { return (kTrialWarmupRounds + blocks) * static_cast<int>(candidates.size()); }
+  int allCalls() const { return total() + (turns() - 1) * gap; }
 };
 
-// bench/compare/run.py warms each size up with TRIAL_MAX_CALLS calls (and a few more) so that its
-// timed calls come after the trial: change both together.
-static_assert(kTrialMaxCalls == 144, "bench/compare/run.py's TRIAL_MAX_CALLS is kTrialMaxCalls");
+// bench/compare/run.py warms each size up with TRIAL_MAX_CALLS calls (TRIAL_MAX_TURN_CALLS above
+// 8 MiB, where trials need no gaps), and a few more, so that its timed calls come after the trial:
+// change both together.
+static_assert(kTrialMaxCalls == 1224, "bench/compare/run.py's TRIAL_MAX_CALLS is kTrialMaxCalls");
+static_assert(kTrialMaxTurnCalls == 144, "bench/compare/run.py's TRIAL_MAX_TURN_CALLS is kTrialMaxTurnCalls");
 
 namespace {
 
@@ -257,14 +264,21 @@ void takeTurn(const AlgorithmChoice& d, bool mayTrial, AlgorithmChoice* out) {
   // A call in a group is timed with the others, and one after the trial's last waits for its
   // settlement (only a failed agreement leaves a trial unsettled): the model's pick.
   if (!mayTrial || t.calls >= t.total()) return;
+  if (t.gapLeft > 0) {  // between turns: the model's pick, untimed
+    --t.gapLeft;
+    return;
+  }
   const int i = t.calls++;
   const int k = static_cast<int>(t.candidates.size());
   int which = i % k, slot = -1;  // the warm-up turns alternate, untimed
+  bool turnEnds = true;
   if (i >= kTrialWarmupRounds * k) {
     const int j = i - kTrialWarmupRounds * k;
     which = (j / t.block) % k;
     if (j % t.block >= t.blockWarmup) slot = which;
+    turnEnds = j % t.block == t.block - 1;
   }
+  if (turnEnds && t.calls < t.total()) t.gapLeft = t.gap;
   const Candidate& c = t.candidates[static_cast<size_t>(which)];
   out->algorithm = c.algorithm;
   out->chunkCount = std::max<size_t>(1, c.chunkBytes / std::get<2>(t.key));
@@ -316,7 +330,11 @@ std::shared_ptr<TrialState> Tuner::planTrial(const DecisionQuery& q, const std::
     const double samples = kTrialBudgetUs / std::max(pick.predictedUs, 1e-3);
     t->blocks = static_cast<int>(std::clamp(samples, double{kTrialMinSamples}, double{kTrialMaxSamples}));
   }
-  if (!(t->total() * pick.predictedUs <= kTrialMaxTotalUs)) return nullptr;  // too dear to time
+  // Gaps of the pick's calls between turns, so that the trial spans at least kTrialMinSpanUs.
+  const double missingCalls = kTrialMinSpanUs / pick.predictedUs - t->total();
+  if (missingCalls > 0 && t->turns() > 1)
+    t->gap = static_cast<int>(std::min<double>(kTrialMaxGap, std::ceil(missingCalls / (t->turns() - 1))));
+  if (!(t->allCalls() * pick.predictedUs <= kTrialMaxTotalUs)) return nullptr;  // too dear to time
   t->samples.resize(t->candidates.size());
   return t;
 }
@@ -390,12 +408,14 @@ Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, Algorith
       for (const Candidate& x : choice.trial->candidates)
         trialText += strFormat("%s%s/%s", trialText.empty() ? "" : ", ", x.algorithm->name, sizeText(x.chunkBytes).c_str());
       const TrialState& t = *choice.trial;
+      const std::string gapText =
+          t.gap > 0 ? strFormat("; after each turn %d calls of %s, untimed", t.gap, pick.algorithm->name) : "";
       trialText = t.block == 1
-          ? strFormat("; the next %d calls try %s in turn (%d untimed and %d timed calls each) to settle it",
-                      t.total(), trialText.c_str(), kTrialWarmupRounds, t.blocks)
+          ? strFormat("; the next %d calls try %s in turn (%d untimed and %d timed calls each%s) to settle it",
+                      t.allCalls(), trialText.c_str(), kTrialWarmupRounds, t.blocks, gapText.c_str())
           : strFormat("; the next %d calls try %s in turn (%d untimed calls each, then %d blocks of %d calls in a "
-                      "row, %d of them timed) to settle it", t.total(), trialText.c_str(), kTrialWarmupRounds,
-                      t.blocks, t.block, t.timedPerBlock());
+                      "row, %d of them timed%s) to settle it", t.allCalls(), trialText.c_str(), kTrialWarmupRounds,
+                      t.blocks, t.block, t.timedPerBlock(), gapText.c_str());
     }
     MIXCCL_INFO("%s rank %d: %s uses %s with %s chunks, predicted %.1f us (%s); alternatives: %s%s", name_.c_str(),
                 rank_, bucketText().c_str(), pick.algorithm->name, sizeText(pick.chunkBytes).c_str(), pick.predictedUs,
@@ -425,6 +445,7 @@ void Tuner::returnTurn(const AlgorithmChoice& choice) {
   if (!choice.trial) return;
   std::lock_guard<std::mutex> lock(mutex_);
   if (choice.trial->calls > 0) --choice.trial->calls;
+  choice.trial->gapLeft = 0;  // the next call takes the turn again
 }
 
 std::vector<double> Tuner::trialTimes(const AlgorithmChoice& choice) {

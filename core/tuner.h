@@ -75,8 +75,8 @@ struct AlgorithmChoice {
 // doubling 1.5), just outside 1.6x, and the generic one-shot at 32 KiB 4th at 5.5-6.6 us where it
 // measures fastest, 3.8 us: left out by the cap.
 constexpr double kTrialWithin = 2.0;      // candidates: predicted at most this many times the pick's
-// Only where the trial's calls (kTrialMaxCalls at most), priced at the model's pick, add up to at
-// most this: a trial costs a job at most about this much more than the pick alone would, once per
+// Only where the trial's calls (kTrialMaxCalls at most, gaps included), priced at the model's pick,
+// add up to at most this: a trial costs a job at most about this much more than the pick alone would, once per
 // size bucket. Until 2026-12-07 the limit was a call predicted under 2 ms (4 ranks here: up to about
 // 8 MiB), which left 16 MiB at 4 ranks to the model: it prices ring and Rabenseifner within 0.1 %
 // there, and either measured up to 22 % faster than the other in one process (docs/performance.md,
@@ -100,10 +100,22 @@ constexpr int kTrialMaxSamples = 12;
 constexpr int kTrialBlocks = 3;
 constexpr int kTrialBlockWarmup = 2;
 constexpr int kTrialBlockTimed = 8;
-// The most calls one trial takes before it settles (every call after it runs the settled choice).
-constexpr int kTrialMaxCalls =
+// A trial's turns are spread over at least kTrialMinSpanUs of the model's predicted time: after each
+// turn (an untimed warm-up turn, a timed call, or a block), up to kTrialMaxGap calls run the model's
+// pick, untimed. This VM has slow spells of tens of milliseconds that slow some algorithms more than
+// others; a trial of 72 calls at 2 MiB took 15 ms, and one that fell in a spell timed ring at 241 us
+// against recursive doubling's 195 and switched, where the two ran 152 and 170 us for the rest of
+// the run (2 ranks; docs/performance.md, "Runs AQ and after"). Gaps cost nothing: the pick runs.
+constexpr double kTrialMinSpanUs = 100000;
+constexpr int kTrialMaxGap = 15;
+// The most turns, calls of turns, and calls in all one trial takes before it settles (every call
+// after it runs the settled choice).
+constexpr int kTrialMaxTurns =
+    static_cast<int>(kTrialCandidates) * (kTrialWarmupRounds + std::max(kTrialMaxSamples, kTrialBlocks));
+constexpr int kTrialMaxTurnCalls =
     static_cast<int>(kTrialCandidates) *
     (kTrialWarmupRounds + std::max(kTrialMaxSamples, kTrialBlocks * (kTrialBlockWarmup + kTrialBlockTimed)));
+constexpr int kTrialMaxCalls = kTrialMaxTurnCalls + kTrialMaxTurns * kTrialMaxGap;
 constexpr double kTrialMargin = 0.05;     // the model's pick stays unless beaten by more than 5 %
 
 // One entry of MIXCCL_ALGO or config.algorithms: "ring" (every collective that has it) or

@@ -33,11 +33,15 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SMALL_MAX = 64 * 1024  # sizes up to here are latency-bound: many iterations
 # Above this, 20 timed calls a run (--iters-large), and the sweep's rounds are of 10 calls, not 20.
 MID_MAX = 8 * 1024 * 1024
-# The most calls a measured trial of the tuner takes (kTrialMaxCalls, core/tuner.h). Whether a size
-# gets a trial depends on the model's price for it, which moves with the calibration at init (4 ranks
-# at 16 MiB: 5.5-10.1 ms a call here; a trial is made where its calls add up to at most 2 s), so
-# mixccl's runs warm every size up past a trial.
-TRIAL_MAX_CALLS = 144
+# The most calls a measured trial of the tuner takes (kTrialMaxCalls, core/tuner.h), gaps of the
+# model's pick included, and the most it takes without gaps (kTrialMaxTurnCalls). Whether a size gets
+# a trial depends on the model's price for it, which moves with the calibration at init (4 ranks at
+# 16 MiB: 5.5-10.1 ms a call here; a trial is made where its calls add up to at most 2 s), so mixccl's
+# runs warm every size up past one. Gaps make a trial span 100 ms of predicted time, which the calls
+# of one without gaps already do above MID_MAX (16 MiB: 2 ranks 72 calls of 1.6-3.4 ms, 4 ranks 144
+# of 5.5-10.1 ms).
+TRIAL_MAX_CALLS = 1224
+TRIAL_MAX_TURN_CALLS = 144
 
 
 def parse_bytes(text):
@@ -119,16 +123,18 @@ class Systems:
         # time (8 slots a link), which on this VM cost 1-5 ms a call for each algorithm's first four
         # or five calls (64 KiB-512 KiB, 4 ranks), and the tuner's measured trials take up to
         # TRIAL_MAX_CALLS calls before it settles: what a job's first iterations pay, not its speed.
-        # The peers keep 70 above MID_MAX, where OpenMPI takes up to 0.4 s a call at 4 ranks.
+        # The peers keep 150 calls up to MID_MAX and 70 above, where OpenMPI takes up to 0.4 s a call
+        # at 4 ranks.
         mid = [x for x in large if x <= MID_MAX]
         beyond = [x for x in large if x > MID_MAX]
+        warm = TRIAL_MAX_CALLS + 6 if past_trials else 150
         if small:
-            ranges.append((small[0], small[-1], self.args.iters_small,
-                           max(TRIAL_MAX_CALLS + 6, self.args.iters_small // 10)))
+            ranges.append((small[0], small[-1], self.args.iters_small, max(warm, self.args.iters_small // 10)))
         if mid:
-            ranges.append((mid[0], mid[-1], self.args.iters_large, TRIAL_MAX_CALLS + 6))
+            ranges.append((mid[0], mid[-1], self.args.iters_large, warm))
         if beyond:
-            ranges.append((beyond[0], beyond[-1], self.args.iters_large, TRIAL_MAX_CALLS + 6 if past_trials else 70))
+            ranges.append((beyond[0], beyond[-1], self.args.iters_large,
+                           TRIAL_MAX_TURN_CALLS + 6 if past_trials else 70))
         return ranges
 
     def mixccl(self, nranks, env=None, factor=2, small_only=False):

@@ -37,11 +37,14 @@ size_t firstTrialCount(Tuner& tuner, AlgorithmChoice* first) {
 }
 
 // Runs a trial to its end, timing candidate `fastSlot` at fastUs and the others at slowUs; returns
-// the algorithm each slot ran.
+// the algorithm each slot ran. `calls` counts the calls that took a turn, `gapCalls` the calls of the
+// model's pick between turns (untimed, no trial): the same number after every turn but the last.
 std::map<int, const Algorithm*> runTrial(Tuner& tuner, size_t count, AlgorithmChoice c, int fastSlot, double fastUs,
-                                         double slowUs, int* calls) {
+                                         double slowUs, int* calls, int* gapCalls = nullptr) {
   std::map<int, const Algorithm*> slots;
   std::vector<const Algorithm*> warmups;
+  const Algorithm* pick = tuner.trialCandidates(c).at(0).algorithm;
+  std::vector<int> gaps;
   *calls = 1;
   for (;;) {
     if (c.trialSlot >= 0) {
@@ -57,10 +60,18 @@ std::map<int, const Algorithm*> runTrial(Tuner& tuner, size_t count, AlgorithmCh
     AlgorithmChoice model;  // a grouped call meanwhile: the model's pick, no turn taken
     EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &model).isOk());
     EXPECT_EQ(model.trial, nullptr);
-    EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
+    gaps.push_back(0);
+    for (;;) {  // the gap's calls of the model's pick, then the next turn
+      EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
+      if (c.trial || gaps.back() > kTrialMaxGap) break;
+      EXPECT_EQ(c.algorithm, pick);
+      ++gaps.back();
+    }
     EXPECT_NE(c.trial, nullptr);
     if (!c.trial || ++*calls > 1000) break;
   }
+  for (int g : gaps) EXPECT_EQ(g, gaps.front()) << "gaps of unequal lengths";
+  if (gapCalls != nullptr) *gapCalls = gaps.empty() ? 0 : gaps.front() * static_cast<int>(gaps.size());
   std::vector<double> times = tuner.trialTimes(c);
   EXPECT_EQ(times.size(), slots.size());
   // Every candidate's untimed turns come first, in the candidates' order.
@@ -77,9 +88,12 @@ TEST(TunerTrial, CloseCandidatesTakeTurnsAndTheFastestWins) {
   size_t count = firstTrialCount(tuner, &first);
   ASSERT_GT(count, 0u) << "no size of a 4-rank cpu all-reduce has candidates within " << kTrialWithin << "x";
   const Algorithm* modelPick = first.algorithm;
-  int calls = 0;
-  std::map<int, const Algorithm*> slots = runTrial(tuner, count, first, 1, 10.0, 20.0, &calls);
+  int calls = 0, gapCalls = 0;
+  std::map<int, const Algorithm*> slots = runTrial(tuner, count, first, 1, 10.0, 20.0, &calls, &gapCalls);
   ASSERT_GE(slots.size(), 2u);
+  // A cheap size: its trial is spread out by the most calls of the pick after each turn.
+  EXPECT_EQ(gapCalls, (calls - 1) * kTrialMaxGap);
+  EXPECT_LE(calls + gapCalls, kTrialMaxCalls);
   EXPECT_LE(slots.size(), kTrialCandidates);
   EXPECT_EQ(slots[0], modelPick);  // the model's pick is candidate 0
   EXPECT_NE(slots[1], modelPick);
@@ -158,10 +172,18 @@ TEST(TunerTrial, OversubscribedHostsTimeBlocksOfCallsInARow) {
     const size_t count = firstTrialCount(tuner, &c);
     ASSERT_GT(count, 0u) << "no size of a 4-rank all-reduce on 2 cores has candidates within " << kTrialWithin << "x";
     const Algorithm* modelPick = c.algorithm;
-    std::vector<const Algorithm*> order;  // the algorithm of every call
+    std::vector<const Algorithm*> order;  // the algorithm of every call that took a turn
     std::vector<int> slotOf;
+    std::vector<size_t> gapAt;  // how many turn calls came before each gap call
     int blockCalls = 0;  // timed calls of candidate 1 so far
     for (;;) {
+      if (!c.trial) {  // a call of the model's pick between turns
+        EXPECT_EQ(c.algorithm, modelPick);
+        gapAt.push_back(order.size());
+        ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
+        ASSERT_LT(gapAt.size(), 100000u);
+        continue;
+      }
       order.push_back(c.algorithm);
       slotOf.push_back(c.trialSlot);
       double us = 10;
@@ -172,7 +194,6 @@ TEST(TunerTrial, OversubscribedHostsTimeBlocksOfCallsInARow) {
       }
       if (tuner.recordTrial(c, us)) break;
       ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
-      ASSERT_NE(c.trial, nullptr);
       ASSERT_LT(order.size(), 10000u);
     }
     std::vector<Candidate> candidates = tuner.trialCandidates(c);
@@ -181,7 +202,17 @@ TEST(TunerTrial, OversubscribedHostsTimeBlocksOfCallsInARow) {
     const size_t warm = static_cast<size_t>(kTrialWarmupRounds) * k;
     const size_t block = static_cast<size_t>(kTrialBlockWarmup + kTrialBlockTimed);
     ASSERT_EQ(order.size(), warm + static_cast<size_t>(kTrialBlocks) * k * block);
-    EXPECT_LE(order.size(), static_cast<size_t>(kTrialMaxCalls));
+    EXPECT_LE(order.size(), static_cast<size_t>(kTrialMaxTurnCalls));
+    EXPECT_LE(order.size() + gapAt.size(), static_cast<size_t>(kTrialMaxCalls));
+    // A cheap size: after every turn but the last (each warm-up call, each block), kTrialMaxGap calls
+    // of the pick; never inside a block.
+    std::map<size_t, int> gapAfter;
+    for (size_t at : gapAt) ++gapAfter[at];
+    EXPECT_EQ(gapAfter.size(), warm + static_cast<size_t>(kTrialBlocks) * k - 1);
+    for (const auto& [at, n] : gapAfter) {
+      EXPECT_EQ(n, kTrialMaxGap) << "after call " << at;
+      EXPECT_TRUE(at <= warm || (at - warm) % block == 0) << "a gap inside a block, after call " << at;
+    }
     for (size_t i = 0; i < order.size(); ++i) {
       // Warm-up turns alternate untimed; then blocks of one candidate, candidates in turn.
       const size_t which = i < warm ? i % k : ((i - warm) / block) % k;
@@ -226,6 +257,17 @@ TEST(TunerTrial, TrialsStopWhereTheyWouldCostTooMuch) {
       const double pickUs = candidates[0].predictedUs;
       EXPECT_LE(pickUs * perCandidate * static_cast<double>(candidates.size()), kTrialMaxTotalUs)
           << cores << " cores, " << count << " floats";
+      // Turns that already span kTrialMinSpanUs follow each other with no gap; cheaper ones have one.
+      AlgorithmChoice next;
+      ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &next, true).isOk());
+      const bool spans = pickUs * perCandidate * static_cast<double>(candidates.size()) >= kTrialMinSpanUs * 1.2;
+      const bool cheap = pickUs * (perCandidate * static_cast<double>(candidates.size())) * 2 < kTrialMinSpanUs;
+      if (spans) {
+        EXPECT_NE(next.trial, nullptr) << cores << " cores, " << count << " floats: a gap";
+      }
+      if (cheap) {
+        EXPECT_EQ(next.trial, nullptr) << cores << " cores, " << count << " floats: no gap";
+      }
       dearestTrialUs = std::max(dearestTrialUs, pickUs);
     }
     EXPECT_GT(dearestTrialUs, 2000) << cores << " cores";
