@@ -33,17 +33,17 @@ struct TrialState {
   int blockWarmup = 0;
   int blocks = 0;
   int calls = 0;                           // calls that took a turn so far
-  int gap = 0;                             // calls of the model's pick after each turn (kTrialMinSpanUs)
-  int gapLeft = 0;                         // of the gap after the last turn, still to run
+  int gap = 0;                             // lead-in calls before each turn but the first (kTrialMinSpanUs)
+  int gapLeft = 0;                         // of the next turn's lead-in, still to run
   int timedPerBlock() const { return block - blockWarmup; }
-  // Calls of turns; turns (a warm-up turn, a block); calls in all, gaps included.
+  // Calls of turns; turns (a warm-up turn, a block); calls in all, lead-ins included.
   int total() const { return (kTrialWarmupRounds + blocks * block) * static_cast<int>(candidates.size()); }
   int turns() const { return (kTrialWarmupRounds + blocks) * static_cast<int>(candidates.size()); }
   int allCalls() const { return total() + (turns() - 1) * gap; }
 };
 
 // bench/compare/run.py warms each size up with TRIAL_MAX_CALLS calls (TRIAL_MAX_TURN_CALLS above
-// 8 MiB, where trials need no gaps), and a few more, so that its timed calls come after the trial:
+// 8 MiB, where trials need no lead-ins), and a few more, so that its timed calls come after the trial:
 // change both together.
 static_assert(kTrialMaxCalls == 1224, "bench/compare/run.py's TRIAL_MAX_CALLS is kTrialMaxCalls");
 static_assert(kTrialMaxTurnCalls == 144, "bench/compare/run.py's TRIAL_MAX_TURN_CALLS is kTrialMaxTurnCalls");
@@ -264,28 +264,31 @@ void takeTurn(const AlgorithmChoice& d, bool mayTrial, AlgorithmChoice* out) {
   // A call in a group is timed with the others, and one after the trial's last waits for its
   // settlement (only a failed agreement leaves a trial unsettled): the model's pick.
   if (!mayTrial || t.calls >= t.total()) return;
-  if (t.gapLeft > 0) {  // between turns: the model's pick, untimed
-    --t.gapLeft;
-    return;
-  }
-  const int i = t.calls++;
+  const int i = t.calls;  // the turn call this one is, or leads in to
   const int k = static_cast<int>(t.candidates.size());
   int which = i % k, slot = -1;  // the warm-up turns alternate, untimed
-  bool turnEnds = true;
+  bool turnStarts = true, turnEnds = true;
   if (i >= kTrialWarmupRounds * k) {
     const int j = i - kTrialWarmupRounds * k;
     which = (j / t.block) % k;
     if (j % t.block >= t.blockWarmup) slot = which;
+    turnStarts = j % t.block == 0;
     turnEnds = j % t.block == t.block - 1;
   }
-  if (turnEnds && t.calls < t.total()) t.gapLeft = t.gap;
   const Candidate& c = t.candidates[static_cast<size_t>(which)];
   out->algorithm = c.algorithm;
   out->chunkCount = std::max<size_t>(1, c.chunkBytes / std::get<2>(t.key));
   out->predictedUs = c.predictedUs;
   out->trial = d.trial;
+  if (turnStarts && t.gapLeft > 0) {  // a lead-in call: the coming turn's candidate, untimed
+    --t.gapLeft;
+    out->trialGap = true;
+    return;
+  }
+  ++t.calls;
   out->trialSlot = slot;
   out->trialLast = t.calls == t.total();
+  if (turnEnds && t.calls < t.total()) t.gapLeft = t.gap;
 }
 
 }  // namespace
@@ -330,7 +333,7 @@ std::shared_ptr<TrialState> Tuner::planTrial(const DecisionQuery& q, const std::
     const double samples = kTrialBudgetUs / std::max(pick.predictedUs, 1e-3);
     t->blocks = static_cast<int>(std::clamp(samples, double{kTrialMinSamples}, double{kTrialMaxSamples}));
   }
-  // Gaps of the pick's calls between turns, so that the trial spans at least kTrialMinSpanUs.
+  // Lead-in calls before each turn, so that the trial spans at least kTrialMinSpanUs.
   const double missingCalls = kTrialMinSpanUs / pick.predictedUs - t->total();
   if (missingCalls > 0 && t->turns() > 1)
     t->gap = static_cast<int>(std::min<double>(kTrialMaxGap, std::ceil(missingCalls / (t->turns() - 1))));
@@ -409,7 +412,7 @@ Status Tuner::choose(Collective c, size_t count, mixcclDataType_t type, Algorith
         trialText += strFormat("%s%s/%s", trialText.empty() ? "" : ", ", x.algorithm->name, sizeText(x.chunkBytes).c_str());
       const TrialState& t = *choice.trial;
       const std::string gapText =
-          t.gap > 0 ? strFormat("; after each turn %d calls of %s, untimed", t.gap, pick.algorithm->name) : "";
+          t.gap > 0 ? strFormat("; %d untimed calls of each turn's candidate lead in to it", t.gap) : "";
       trialText = t.block == 1
           ? strFormat("; the next %d calls try %s in turn (%d untimed and %d timed calls each%s) to settle it",
                       t.allCalls(), trialText.c_str(), kTrialWarmupRounds, t.blocks, gapText.c_str())
@@ -444,6 +447,10 @@ std::vector<Candidate> Tuner::trialCandidates(const AlgorithmChoice& choice) {
 void Tuner::returnTurn(const AlgorithmChoice& choice) {
   if (!choice.trial) return;
   std::lock_guard<std::mutex> lock(mutex_);
+  if (choice.trialGap) {
+    ++choice.trial->gapLeft;  // the next call leads in again
+    return;
+  }
   if (choice.trial->calls > 0) --choice.trial->calls;
   choice.trial->gapLeft = 0;  // the next call takes the turn again
 }
@@ -475,6 +482,13 @@ std::vector<double> Tuner::trialTimes(const AlgorithmChoice& choice) {
     out.push_back(v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]));
   }
   return out;
+}
+
+int Tuner::trialsPending() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int n = 0;
+  for (const auto& [key, choice] : decisions_) n += choice.trial != nullptr ? 1 : 0;
+  return n;
 }
 
 void Tuner::settleTrial(const AlgorithmChoice& choice, const std::vector<double>& agreedUs) {

@@ -25,14 +25,15 @@
 // first calls take turns between those candidates (kTrialWarmupRounds untimed turns of each, then
 // timed ones), each rank keeps the median of its timed turns of each, and after the trial's last
 // call the ranks agree on the mean over ranks of those medians (a small internal all-reduce,
-// core/op.cc). With a core per rank a turn is one
-// call. Where a host has more ranks than cores a turn is a block of calls in a row (kTrialBlockWarmup
-// untimed, then kTrialBlockTimed timed, counted as their mean; kTrialBlocks of each candidate): there
-// one call's time is mostly the wait for a descheduled peer, while the calls of a block add up to a
-// loop's time. The candidate measured fastest by more than kTrialMargin over the model's pick
-// replaces it, for good; MIXCCL_DEBUG=INFO logs the settlement with the times. Every rank sees the
-// same calls in the same order (NCCL's rule), so every rank takes the same turns and settles at the
-// same call. MIXCCL_TUNE_MEASURE=0 keeps the model's pick (set it alike on every rank, as MIXCCL_ALGO).
+// core/op.cc). With a core per rank a turn is one call. Where a host has more ranks than cores a
+// turn is a block of calls in a row (kTrialBlockWarmup untimed, then kTrialBlockTimed timed, counted
+// as their mean; kTrialBlocks of each candidate): there one call's time is mostly the wait for a
+// descheduled peer, while the calls of a block add up to a loop's time. A cheap trial's turns are
+// spread out by untimed lead-in calls (kTrialMinSpanUs). The candidate measured fastest by more
+// than kTrialMargin over the model's pick replaces it, for good; MIXCCL_DEBUG=INFO logs the
+// settlement with the times. Every rank sees the same calls in the same order (NCCL's rule), so
+// every rank takes the same turns and settles at the same call. MIXCCL_TUNE_MEASURE=0 keeps the
+// model's pick (set it alike on every rank, as MIXCCL_ALGO).
 #pragma once
 
 #include <algorithm>
@@ -67,6 +68,7 @@ struct AlgorithmChoice {
   std::shared_ptr<TrialState> trial;
   int trialSlot = -1;      // the candidate this call is timed for; -1: an untimed warm-up turn
   bool trialLast = false;  // the trial's last call: the ranks agree on the winner right after it
+  bool trialGap = false;   // an untimed lead-in call before a turn (kTrialMinSpanUs), not a turn
 };
 
 // Measured selection's limits (see above).
@@ -75,9 +77,9 @@ struct AlgorithmChoice {
 // doubling 1.5), just outside 1.6x, and the generic one-shot at 32 KiB 4th at 5.5-6.6 us where it
 // measures fastest, 3.8 us: left out by the cap.
 constexpr double kTrialWithin = 2.0;      // candidates: predicted at most this many times the pick's
-// Only where the trial's calls (kTrialMaxCalls at most, gaps included), priced at the model's pick,
-// add up to at most this: a trial costs a job at most about this much more than the pick alone would, once per
-// size bucket. Until 2026-12-07 the limit was a call predicted under 2 ms (4 ranks here: up to about
+// Only where the trial's calls (kTrialMaxCalls at most, lead-ins included), priced at the model's
+// pick, add up to at most this, once per size bucket (its candidates are priced within kTrialWithin
+// of the pick). Until 2026-12-07 the limit was a call predicted under 2 ms (4 ranks here: up to about
 // 8 MiB), which left 16 MiB at 4 ranks to the model: it prices ring and Rabenseifner within 0.1 %
 // there, and either measured up to 22 % faster than the other in one process (docs/performance.md,
 // "Runs AQ and after"). At 4 ranks on 2 cores 16 MiB now takes a trial (144 calls at 10 ms
@@ -100,12 +102,15 @@ constexpr int kTrialMaxSamples = 12;
 constexpr int kTrialBlocks = 3;
 constexpr int kTrialBlockWarmup = 2;
 constexpr int kTrialBlockTimed = 8;
-// A trial's turns are spread over at least kTrialMinSpanUs of the model's predicted time: after each
-// turn (an untimed warm-up turn, a timed call, or a block), up to kTrialMaxGap calls run the model's
-// pick, untimed. This VM has slow spells of tens of milliseconds that slow some algorithms more than
-// others; a trial of 72 calls at 2 MiB took 15 ms, and one that fell in a spell timed ring at 241 us
-// against recursive doubling's 195 and switched, where the two ran 152 and 170 us for the rest of
-// the run (2 ranks; docs/performance.md, "Runs AQ and after"). Gaps cost nothing: the pick runs.
+// A trial's turns are spread over at least kTrialMinSpanUs of the model's predicted time: before each
+// turn but the first (an untimed warm-up turn, a timed call, or a block), up to kTrialMaxGap untimed
+// calls of that turn's candidate lead in to it. This VM has slow spells of tens of milliseconds that
+// slow some algorithms more than others; a trial of 72 calls at 2 MiB took 15 ms, and one that fell
+// in a spell timed ring at 241 us against recursive doubling's 195 and switched, where the two ran
+// 152 and 170 us for the rest of the run (2 ranks; docs/performance.md, "Runs AQ and after"). The
+// lead-in runs the coming candidate, not the model's pick: every timed call then follows calls of
+// its own algorithm, as in a job's loop, where calls of the pick would warm the caches for the pick
+// alone. Only cheap trials get lead-ins (the span), so they cost at most about kTrialMinSpanUs.
 constexpr double kTrialMinSpanUs = 100000;
 constexpr int kTrialMaxGap = 15;
 // The most turns, calls of turns, and calls in all one trial takes before it settles (every call
@@ -160,6 +165,8 @@ class Tuner {
   bool timesBlocks() const { return oversubscribed_; }
   // Trials settled so far (tests and tools).
   int trialsSettled() const { return settled_.load(std::memory_order_relaxed); }
+  // Buckets still on trial (tests and tools).
+  int trialsPending();
   // The schedule for args built by `algorithm`, from the cache when it was built before.
   std::shared_ptr<const Schedule> schedule(const Algorithm* algorithm, const CollectiveArgs& args);
   // The shm fast path (core/shm_fastpath.h) runs "oneshot" all-reduce up to maxBytes per rank: cost

@@ -34,11 +34,11 @@ SMALL_MAX = 64 * 1024  # sizes up to here are latency-bound: many iterations
 # Above this, 20 timed calls a run (--iters-large), and the sweep's rounds are of 10 calls, not 20.
 MID_MAX = 8 * 1024 * 1024
 # The most calls a measured trial of the tuner takes (kTrialMaxCalls, core/tuner.h), gaps of the
-# model's pick included, and the most it takes without gaps (kTrialMaxTurnCalls). Whether a size gets
+# lead-in calls included, and the most it takes without them (kTrialMaxTurnCalls). Whether a size gets
 # a trial depends on the model's price for it, which moves with the calibration at init (4 ranks at
 # 16 MiB: 5.5-10.1 ms a call here; a trial is made where its calls add up to at most 2 s), so mixccl's
-# runs warm every size up past one. Gaps make a trial span 100 ms of predicted time, which the calls
-# of one without gaps already do above MID_MAX (16 MiB: 2 ranks 72 calls of 1.6-3.4 ms, 4 ranks 144
+# runs warm every size up past one. Lead-ins make a trial span 100 ms of predicted time, which the
+# calls of one without them already do above MID_MAX (16 MiB: 2 ranks 72 calls of 1.6-3.4 ms, 4 ranks 144
 # of 5.5-10.1 ms).
 TRIAL_MAX_CALLS = 1224
 TRIAL_MAX_TURN_CALLS = 144

@@ -37,16 +37,32 @@ size_t firstTrialCount(Tuner& tuner, AlgorithmChoice* first) {
 }
 
 // Runs a trial to its end, timing candidate `fastSlot` at fastUs and the others at slowUs; returns
-// the algorithm each slot ran. `calls` counts the calls that took a turn, `gapCalls` the calls of the
-// model's pick between turns (untimed, no trial): the same number after every turn but the last.
+// the algorithm each slot ran. `calls` counts the calls that took a turn, `gapCalls` the untimed
+// lead-in calls before them: the same number before every turn but the first, each of its turn's
+// candidate.
 std::map<int, const Algorithm*> runTrial(Tuner& tuner, size_t count, AlgorithmChoice c, int fastSlot, double fastUs,
                                          double slowUs, int* calls, int* gapCalls = nullptr) {
   std::map<int, const Algorithm*> slots;
   std::vector<const Algorithm*> warmups;
-  const Algorithm* pick = tuner.trialCandidates(c).at(0).algorithm;
   std::vector<int> gaps;
+  int leadIn = 0;
+  const Algorithm* leadAlgo = nullptr;
   *calls = 1;
   for (;;) {
+    if (c.trialGap) {  // a lead-in call: untimed, no turn
+      EXPECT_TRUE(leadAlgo == nullptr || leadAlgo == c.algorithm) << "a lead-in of two candidates";
+      EXPECT_EQ(c.trialSlot, -1);
+      leadAlgo = c.algorithm;
+      EXPECT_FALSE(tuner.recordTrial(c, slowUs));
+      EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
+      EXPECT_NE(c.trial, nullptr);
+      if (!c.trial || ++leadIn > kTrialMaxGap) break;
+      continue;
+    }
+    if (*calls > 1) gaps.push_back(leadIn);
+    EXPECT_TRUE(leadAlgo == nullptr || leadAlgo == c.algorithm) << "a lead-in of another candidate than its turn's";
+    leadIn = 0;
+    leadAlgo = nullptr;
     if (c.trialSlot >= 0) {
       EXPECT_TRUE(slots.count(c.trialSlot) == 0 || slots[c.trialSlot] == c.algorithm);
       slots[c.trialSlot] = c.algorithm;
@@ -60,17 +76,11 @@ std::map<int, const Algorithm*> runTrial(Tuner& tuner, size_t count, AlgorithmCh
     AlgorithmChoice model;  // a grouped call meanwhile: the model's pick, no turn taken
     EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &model).isOk());
     EXPECT_EQ(model.trial, nullptr);
-    gaps.push_back(0);
-    for (;;) {  // the gap's calls of the model's pick, then the next turn
-      EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
-      if (c.trial || gaps.back() > kTrialMaxGap) break;
-      EXPECT_EQ(c.algorithm, pick);
-      ++gaps.back();
-    }
+    EXPECT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
     EXPECT_NE(c.trial, nullptr);
     if (!c.trial || ++*calls > 1000) break;
   }
-  for (int g : gaps) EXPECT_EQ(g, gaps.front()) << "gaps of unequal lengths";
+  for (int g : gaps) EXPECT_EQ(g, gaps.front()) << "lead-ins of unequal lengths";
   if (gapCalls != nullptr) *gapCalls = gaps.empty() ? 0 : gaps.front() * static_cast<int>(gaps.size());
   std::vector<double> times = tuner.trialTimes(c);
   EXPECT_EQ(times.size(), slots.size());
@@ -174,12 +184,15 @@ TEST(TunerTrial, OversubscribedHostsTimeBlocksOfCallsInARow) {
     const Algorithm* modelPick = c.algorithm;
     std::vector<const Algorithm*> order;  // the algorithm of every call that took a turn
     std::vector<int> slotOf;
-    std::vector<size_t> gapAt;  // how many turn calls came before each gap call
+    std::vector<size_t> gapAt;  // how many turn calls came before each lead-in call
+    std::vector<const Algorithm*> gapAlgo;
     int blockCalls = 0;  // timed calls of candidate 1 so far
     for (;;) {
-      if (!c.trial) {  // a call of the model's pick between turns
-        EXPECT_EQ(c.algorithm, modelPick);
+      if (c.trialGap) {  // an untimed lead-in call of the coming turn's candidate
+        ASSERT_NE(c.trial, nullptr);
         gapAt.push_back(order.size());
+        gapAlgo.push_back(c.algorithm);
+        EXPECT_FALSE(tuner.recordTrial(c, 1000));
         ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
         ASSERT_LT(gapAt.size(), 100000u);
         continue;
@@ -204,14 +217,18 @@ TEST(TunerTrial, OversubscribedHostsTimeBlocksOfCallsInARow) {
     ASSERT_EQ(order.size(), warm + static_cast<size_t>(kTrialBlocks) * k * block);
     EXPECT_LE(order.size(), static_cast<size_t>(kTrialMaxTurnCalls));
     EXPECT_LE(order.size() + gapAt.size(), static_cast<size_t>(kTrialMaxCalls));
-    // A cheap size: after every turn but the last (each warm-up call, each block), kTrialMaxGap calls
-    // of the pick; never inside a block.
+    // A cheap size: before every turn but the first (each warm-up call, each block), kTrialMaxGap
+    // untimed calls of that turn's candidate; never inside a block.
     std::map<size_t, int> gapAfter;
-    for (size_t at : gapAt) ++gapAfter[at];
+    for (size_t i = 0; i < gapAt.size(); ++i) {
+      ++gapAfter[gapAt[i]];
+      ASSERT_LT(gapAt[i], order.size());
+      EXPECT_EQ(gapAlgo[i], order[gapAt[i]]) << "a lead-in of another candidate, before call " << gapAt[i];
+    }
     EXPECT_EQ(gapAfter.size(), warm + static_cast<size_t>(kTrialBlocks) * k - 1);
     for (const auto& [at, n] : gapAfter) {
-      EXPECT_EQ(n, kTrialMaxGap) << "after call " << at;
-      EXPECT_TRUE(at <= warm || (at - warm) % block == 0) << "a gap inside a block, after call " << at;
+      EXPECT_EQ(n, kTrialMaxGap) << "before call " << at;
+      EXPECT_TRUE(at <= warm || (at - warm) % block == 0) << "a lead-in inside a block, before call " << at;
     }
     for (size_t i = 0; i < order.size(); ++i) {
       // Warm-up turns alternate untimed; then blocks of one candidate, candidates in turn.
@@ -257,16 +274,16 @@ TEST(TunerTrial, TrialsStopWhereTheyWouldCostTooMuch) {
       const double pickUs = candidates[0].predictedUs;
       EXPECT_LE(pickUs * perCandidate * static_cast<double>(candidates.size()), kTrialMaxTotalUs)
           << cores << " cores, " << count << " floats";
-      // Turns that already span kTrialMinSpanUs follow each other with no gap; cheaper ones have one.
+      // Turns that already span kTrialMinSpanUs follow each other with no lead-in; cheaper ones have one.
       AlgorithmChoice next;
       ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &next, true).isOk());
       const bool spans = pickUs * perCandidate * static_cast<double>(candidates.size()) >= kTrialMinSpanUs * 1.2;
       const bool cheap = pickUs * (perCandidate * static_cast<double>(candidates.size())) * 2 < kTrialMinSpanUs;
       if (spans) {
-        EXPECT_NE(next.trial, nullptr) << cores << " cores, " << count << " floats: a gap";
+        EXPECT_FALSE(next.trialGap) << cores << " cores, " << count << " floats: a lead-in";
       }
       if (cheap) {
-        EXPECT_EQ(next.trial, nullptr) << cores << " cores, " << count << " floats: no gap";
+        EXPECT_TRUE(next.trialGap) << cores << " cores, " << count << " floats: no lead-in";
       }
       dearestTrialUs = std::max(dearestTrialUs, pickUs);
     }
@@ -303,6 +320,9 @@ void trialsOnALiveCommunicator(int rank, int nranks, const mixcclUniqueId& id) {
     }
   }
   MP_EXPECT(comm->tuner->trialsSettled() >= 1, "no trial settled in 4 sizes x %d calls", kCallsPerSize);
+  // Every trial ended, the shm fast path's sizes too (it asks the tuner again while a trial runs).
+  MP_EXPECT(comm->tuner->trialsPending() == 0, "%d size(s) still on trial after %d calls each",
+            comm->tuner->trialsPending(), kCallsPerSize);
   for (size_t count : counts) {
     AlgorithmChoice c;
     MP_CHECK(comm->tuner->choose(Collective::AllReduce, count, mixcclFloat32, &c).isOk(), "choose");
