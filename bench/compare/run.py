@@ -33,13 +33,13 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SMALL_MAX = 64 * 1024  # sizes up to here are latency-bound: many iterations
 # Above this, 20 timed calls a run (--iters-large), and the sweep's rounds are of 10 calls, not 20.
 MID_MAX = 8 * 1024 * 1024
-# The most calls a measured trial of the tuner takes (kTrialMaxCalls, core/tuner.h), gaps of the
-# lead-in calls included, and the most it takes without them (kTrialMaxTurnCalls). Whether a size gets
-# a trial depends on the model's price for it, which moves with the calibration at init (4 ranks at
-# 16 MiB: 5.5-10.1 ms a call here; a trial is made where its calls add up to at most 2 s), so mixccl's
-# runs warm every size up past one. Lead-ins make a trial span 100 ms of predicted time, which the
-# calls of one without them already do above MID_MAX (16 MiB: 2 ranks 72 calls of 1.6-3.4 ms, 4 ranks 144
-# of 5.5-10.1 ms).
+# The most calls a measured trial of the tuner takes (kTrialMaxCalls, core/tuner.h), its lead-in
+# calls included, and the most it takes without them (kTrialMaxTurnCalls). Whether a size gets a
+# trial depends on the model's price for it, which moves with the calibration at init (4 ranks at
+# 16 MiB: 5.5-10.1 ms a call here; a trial is made where its calls add up to at most 2 s), so
+# mixccl's runs warm every size up past one. Lead-ins make a trial span 100 ms of predicted time,
+# which the calls of one without them already do above MID_MAX (16 MiB: 2 ranks 72 calls of
+# 1.6-3.4 ms, 4 ranks 144 of 5.5-10.1 ms).
 TRIAL_MAX_CALLS = 1224
 TRIAL_MAX_TURN_CALLS = 144
 
@@ -238,10 +238,10 @@ def main():
     ap.add_argument("--repeat", type=int, default=2, help="alternating runs per system; the best is kept")
     ap.add_argument("--iters-small", type=int, default=1000, help="timed iterations up to 64 KiB")
     ap.add_argument("--iters-large", type=int, default=20, help="timed iterations above 64 KiB")
-    ap.add_argument("--repeat-small", type=int, default=4,
-                    help="alternating runs per system for the sizes up to 64 KiB (at least --repeat: the runs "
-                         "after those time only these sizes); the best is kept (2, with --repeat 2: as before "
-                         "2026-12-07)")
+    ap.add_argument("--repeat-small", type=int, default=None,
+                    help="alternating runs per system for the sizes up to 64 KiB (default: 4, or --repeat if more; "
+                         "the runs after --repeat's time only these sizes); the best is kept (2 with --repeat 2: "
+                         "as before 2026-12-07)")
     ap.add_argument("--no-gloo", action="store_true", help="skip Gloo (it takes most of the time)")
     ap.add_argument("--no-sweep", action="store_true", help="skip the forced-algorithm sweep")
     ap.add_argument("--sweep-rounds", type=int, default=8,
@@ -256,6 +256,8 @@ def main():
         ap.error(f"--sweep-mid-rounds {args.sweep_mid_rounds}: give 0 (the same as --sweep-rounds) or more")
     if args.repeat < 1:
         ap.error(f"--repeat {args.repeat}: give 1 or more")
+    if args.repeat_small is None:
+        args.repeat_small = max(4, args.repeat)
     if args.repeat_small < args.repeat:
         ap.error(f"--repeat-small {args.repeat_small}: give at least --repeat ({args.repeat}); the small sizes are "
                  f"in every run")
