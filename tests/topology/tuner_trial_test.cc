@@ -101,7 +101,7 @@ TEST(TunerTrial, CloseCandidatesTakeTurnsAndTheFastestWins) {
   int calls = 0, gapCalls = 0;
   std::map<int, const Algorithm*> slots = runTrial(tuner, count, first, 1, 10.0, 20.0, &calls, &gapCalls);
   ASSERT_GE(slots.size(), 2u);
-  // A cheap size: its trial is spread out by the most calls of the pick after each turn.
+  // A cheap size: its trial is spread out by the most lead-in calls before each turn but the first.
   EXPECT_EQ(gapCalls, (calls - 1) * kTrialMaxGap);
   EXPECT_LE(calls + gapCalls, kTrialMaxCalls);
   EXPECT_LE(slots.size(), kTrialCandidates);
