@@ -14,7 +14,8 @@ latency and bus bandwidth with the ratios mixccl/peer. Sizes up to 64 KiB take m
 between a fast and a slow mode for seconds at a time (mixccl 9-10 or 16.5 us at 8 B, OpenMPI 12-13 or
 18-25 us), so more runs catch each in its fast mode. Then a sweep: mixccl with every all-reduce
 algorithm forced (one communicator each, timed in turn inside one mixccl-perf run: --algos, in
-rounds where every communicator takes its turn: --rounds) against the tuner's own pick. It writes
+rounds where every communicator takes its turn: --rounds, each reporting its median round) against the
+tuner's own pick. It writes
 JSON and a PNG plot (bus bandwidth against size, one line per system) and checks the issue's targets.
 """
 import argparse
@@ -141,12 +142,14 @@ class Systems:
         """{bytes: (time_us, busbw)} from mixccl-perf (out of place, float sum, unchecked: speed only)."""
         return self.mixccl_algorithms(nranks, None, env, factor, small_only=small_only).get(None, {})
 
-    def mixccl_algorithms(self, nranks, algos, env=None, factor=2, rounds=1, mid_rounds=None, small_only=False):
+    def mixccl_algorithms(self, nranks, algos, env=None, factor=2, rounds=1, mid_rounds=None, small_only=False,
+                          round_stat="median"):
         """{algorithm: {bytes: (time_us, busbw)}}: with a list, one mixccl-perf run times every algorithm
         in turn at each size (--algos: a communicator each, 'auto' the tuner's pick); without, the key is
         None. With rounds > 1 the timed calls run in that many rounds, the communicators taking turns
-        round by round, and each keeps its fastest round (mixccl-perf --rounds). mid_rounds, if given,
-        replaces rounds above SMALL_MAX, with 20 calls a round up to MID_MAX and 10 above."""
+        round by round, and each reports its median round (or round_stat: mixccl-perf --rounds,
+        --round-stat). mid_rounds, if given, replaces rounds above SMALL_MAX, with 20 calls a round up
+        to MID_MAX and 10 above."""
         out = {}
         for (a, b, iters, warm) in self._ranges(factor, past_trials=True, small_only=small_only):
             r = rounds
@@ -156,6 +159,8 @@ class Systems:
                 # the same algorithm forced on all; 32 rounds of 20 brought that to 1-3 %. At 16 MiB (4
                 # ranks: ring, Rabenseifner and hier within 5 %), 8 rounds of 10 left the tuner's twin
                 # communicators 6-12 % apart in runs AM-AP; from run AQ it too takes mid_rounds rounds.
+                # (All these with each communicator's fastest round; its median round, from run AV, is
+                # steadier still: 1.4-2.6 % between six communicators forcing one algorithm.)
                 r = mid_rounds
                 iters = max(iters, (20 if a <= MID_MAX else 10) * r)
             # At least 10 calls a round: a round's first call absorbs how unevenly the ranks left the
@@ -168,7 +173,7 @@ class Systems:
             if algos:
                 cmd += ["--algos", ",".join(algos)]
             if r > 1:
-                cmd += ["--rounds", str(r)]
+                cmd += ["--rounds", str(r), "--round-stat", round_stat]
             run(cmd, env=env)
             with open(path) as f:
                 doc = json.load(f)
@@ -246,7 +251,10 @@ def main():
     ap.add_argument("--no-sweep", action="store_true", help="skip the forced-algorithm sweep")
     ap.add_argument("--sweep-rounds", type=int, default=8,
                     help="the sweep's timed calls run in this many rounds, the communicators taking turns; "
-                         "each keeps its fastest round (1: one block each, as before 2026-12-04)")
+                         "each reports its median round (1: one block each, as before 2026-12-04)")
+    ap.add_argument("--sweep-round-stat", choices=["median", "fastest"], default="median",
+                    help="which of its rounds each communicator of the sweep reports (fastest: as before "
+                         "2026-12-07, which left communicators forcing the same algorithm 11-20 %% apart here)")
     ap.add_argument("--sweep-mid-rounds", type=int, default=32,
                     help="rounds of 20 calls for the sweep's sizes above 64 KiB up to 8 MiB, where the "
                          "candidates are closest (0: --sweep-rounds there too, as before 2026-12-06)")
@@ -328,12 +336,13 @@ def main():
                 # its own communicator (mixccl-perf --algos), so a noisy spell or a slow memory mode hits
                 # them alike; the calls run in rounds, every communicator taking its turn in each, so a
                 # spell of this VM's noise (2x for tens of milliseconds at 4 ranks) spoils a round of
-                # every algorithm rather than all of one. The tuner runs twice, first and last: how far
-                # its two communicators' best times differ is the resolution of this machine at that
-                # size (the noise column).
+                # every algorithm rather than all of one, and each reports its median round. The tuner
+                # runs twice, first and last: how far its two communicators' times differ is the
+                # resolution of this machine at that size (the noise column).
                 try:
                     got = systems.mixccl_algorithms(n, ["auto"] + algos + ["auto"], factor=8,
-                                                    rounds=args.sweep_rounds, mid_rounds=args.sweep_mid_rounds)
+                                                    rounds=args.sweep_rounds, mid_rounds=args.sweep_mid_rounds,
+                                                    round_stat=args.sweep_round_stat)
                 except RuntimeError as e:
                     print(f"compare: the sweep failed: {e}")
                     continue
@@ -349,7 +358,7 @@ def main():
                 times = {a: per[a][size][0] for a in names if size in per[a]}
                 best_forced = min(t for a, t in times.items() if a != "tuner") if len(times) > 1 else None
                 ratio = times["tuner"] / best_forced if best_forced else None
-                # The same choice on two communicators: max/min - 1 of their best times.
+                # The same choice on two communicators: max/min - 1 of their times.
                 noise = None
                 if size in twin and times["tuner"] > 0 and twin[size][0] > 0:
                     noise = max(times["tuner"], twin[size][0]) / min(times["tuner"], twin[size][0]) - 1

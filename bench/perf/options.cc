@@ -116,9 +116,15 @@ bool parseOptions(int argc, char** argv, Options* out, int* exitCode) {
   app.add_option("-n,--iters", o.iters, "timed iterations per size")->capture_default_str();
   app.add_option("-w,--warmup_iters", o.warmupIters, "untimed iterations before timing")->capture_default_str();
   app.add_option("--rounds", o.rounds,
-                 "split the -n timed iterations into this many rounds and report each size's fastest round; with "
-                 "--algos the communicators take turns round by round, so a noisy spell of the machine spoils one "
-                 "round of every algorithm, not all of one")
+                 "split the -n timed iterations into this many rounds and report the median round of each size "
+                 "(--round-stat); with --algos the communicators take turns round by round, so a noisy spell of the "
+                 "machine spoils one round of every algorithm, not all of one")
+      ->capture_default_str();
+  app.add_option("--round-stat", o.roundStat,
+                 "with --rounds, which round each size reports: its median (robust: communicators running the same "
+                 "algorithm agree within 1-3 %) or its fastest (the luckiest round: the same communicators came out "
+                 "11-20 % apart on a noisy VM)")
+      ->check(CLI::IsMember({"median", "fastest"}))
       ->capture_default_str();
   app.add_option("-c,--check", o.check, "1: verify every output element after timing; 0: skip")->capture_default_str();
   app.add_option("-d,--datatype", o.dtypeArg, "data type, or all")->capture_default_str();

@@ -21,7 +21,8 @@ struct Options {
   size_t stepBytes = 1u << 20;        // -i: used otherwise
   int iters = 20;                     // -n
   int warmupIters = 1;                // -w
-  int rounds = 1;                     // --rounds: the timed iterations split into rounds, the fastest kept
+  int rounds = 1;                     // --rounds: the timed iterations split into rounds
+  std::string roundStat = "median";   // --round-stat: which round a size reports, "median" or "fastest"
   int check = 1;                      // -c: 0 skips validation
   std::vector<mixcclDataType_t> dtypes;  // -d (several with "all")
   std::vector<RedOp> redops;             // -o (several with "all")

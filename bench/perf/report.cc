@@ -65,8 +65,8 @@ void Report::printHeader(const std::vector<RankDevice>& devices) {
     std::printf("# nThread 1 nGpus 1 minBytes %zu maxBytes %zu step: %zu(bytes) warmup iters: %d iters: %d "
                 "validation: %d\n", o.minBytes, o.maxBytes, o.stepBytes, o.warmupIters, o.iters, o.check ? 1 : 0);
   if (o.rounds > 1)
-    std::printf("# timed in %d rounds%s; each time is the size's fastest round\n", o.rounds,
-                o.algos.size() > 1 ? ", the communicators taking turns round by round" : "");
+    std::printf("# timed in %d rounds%s; each time is the size's %s round\n", o.rounds,
+                o.algos.size() > 1 ? ", the communicators taking turns round by round" : "", o.roundStat.c_str());
   std::printf("#\n# Using devices\n");
   for (const auto& d : devices_)
     std::printf("#  Rank %2d Pid %6d on %10s device %2d [%s]\n", d.rank, d.pid, d.host.c_str(), d.ordinal,
@@ -141,7 +141,7 @@ bool Report::writeJson(const std::string& path) const {
                        {"step_factor", o.usesFactor() ? nlohmann::json(o.stepFactor) : nlohmann::json(nullptr)},
                        {"step_bytes", o.usesFactor() ? nlohmann::json(nullptr) : nlohmann::json(o.stepBytes)},
                        {"iters", o.iters}, {"warmup_iters", o.warmupIters},
-                       {"rounds", o.rounds}, {"check", o.check != 0},
+                       {"rounds", o.rounds}, {"round_stat", o.roundStat}, {"check", o.check != 0},
                        {"datatype", o.dtypeArg}, {"op", o.redopArg}, {"root", o.root}, {"devices", o.devices},
                        {"algos", o.algos}};
   nlohmann::json rows = nlohmann::json::array();

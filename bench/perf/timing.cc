@@ -1,5 +1,6 @@
 #include "bench/perf/timing.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -34,6 +35,14 @@ CallFailed::CallFailed(const std::string& call, const std::string& context, mixc
 
 void expectSuccess(mixcclResult_t r, const char* call, const std::string& context, mixcclComm_t comm) {
   if (r != mixcclSuccess) throw CallFailed(call, context, r, comm);
+}
+
+double roundTime(std::vector<double> rounds, const std::string& stat) {
+  if (rounds.empty()) return 0;
+  std::sort(rounds.begin(), rounds.end());
+  if (stat == "fastest") return rounds.front();
+  const size_t m = rounds.size() / 2;
+  return rounds.size() % 2 == 1 ? rounds[m] : 0.5 * (rounds[m - 1] + rounds[m]);
 }
 
 void barrier(mixcclComm_t comm) { (void)sumOverRanks(0, comm); }

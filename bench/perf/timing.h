@@ -6,6 +6,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "mixccl.h"
 
@@ -25,6 +26,11 @@ void expectSuccess(mixcclResult_t r, const char* call, const std::string& contex
 // starts its clock while another is still busy. Returns the average microseconds per call on the
 // slowest rank (the maximum over ranks, as nccl-tests reports).
 double timeCalls(int warmupIters, int iters, const std::function<void()>& call, mixcclComm_t comm);
+
+// The time a size reports from its rounds' times (--round-stat): "median" (the mean of the middle
+// two for an even count) or "fastest". The same on every rank: each round's time is already the
+// maximum over ranks.
+double roundTime(std::vector<double> rounds, const std::string& stat);
 
 void barrier(mixcclComm_t comm);
 double maxOverRanks(double value, mixcclComm_t comm);

@@ -185,11 +185,13 @@ def test_rounds_take_turns_between_communicators(tmp_path):
                              "-c", "1", "--rounds", "2", "--algos", "ring,rabenseifner", "--json", str(out)],
                             capture_output=True, text=True, timeout=300, env=env_trace)
     assert_ok(result)
-    assert "# timed in 2 rounds, the communicators taking turns round by round" in result.stdout
+    assert ("# timed in 2 rounds, the communicators taking turns round by round; each time is the size's "
+            "median round") in result.stdout
     rows = parse_rows(result.stdout)
     assert [(r["size"], r["algorithm"]) for r in rows] == [(1024, "ring"), (1024, "rabenseifner")]
     assert_no_wrong(rows)
-    assert json.loads(out.read_text())["parameters"]["rounds"] == 2
+    params = json.loads(out.read_text())["parameters"]
+    assert params["rounds"] == 2 and params["round_stat"] == "median"
     # Rank 0's calls of the measured size (256 floats), in order: 5 timed calls split 3 + 2, each
     # round out of place then in place, the order of the communicators turning by one each round (so
     # none always goes first), then one checked call of each kind per communicator, in list order.
@@ -200,6 +202,17 @@ def test_rounds_take_turns_between_communicators(tmp_path):
     expected = (turn("ring", 3) + turn("rabenseifner", 3) + turn("rabenseifner", 2) + turn("ring", 2) +
                 turn("ring", 1) + turn("rabenseifner", 1))
     assert calls == expected, result.stderr[-4000:]
+
+
+def test_round_stat_fastest_reports_each_sizes_fastest_round(tmp_path):
+    """--round-stat fastest: the pre-2026-12-07 statistic, said in the header and the JSON file."""
+    out = tmp_path / "fastest.json"
+    result = run_perf("all_reduce", "-np", 2, "-b", "64", "-e", "64", "-n", 6, "-w", 0, "--rounds", 3,
+                      "--round-stat", "fastest", "--json", str(out), timeout=120)
+    assert_ok(result)
+    assert "# timed in 3 rounds; each time is the size's fastest round" in result.stdout
+    assert_no_wrong(parse_rows(result.stdout))
+    assert json.loads(out.read_text())["parameters"]["round_stat"] == "fastest"
 
 
 def test_algos_with_an_unknown_algorithm_fail_naming_it():
@@ -221,6 +234,7 @@ def test_algos_with_an_unknown_algorithm_fail_naming_it():
     (["all_reduce", "-n", "0"], "-n must be at least 1"),
     (["all_reduce", "--rounds", "0"], "--rounds must be at least 1"),
     (["all_reduce", "-n", "3", "--rounds", "4"], "--rounds 4 is more than -n 3"),
+    (["all_reduce", "--round-stat", "mean"], "--round-stat: mean not in {median,fastest}"),
     ([], "collective"),
 ])
 def test_bad_arguments_are_refused(args, message):
