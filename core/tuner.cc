@@ -498,10 +498,11 @@ void Tuner::settleTrial(const AlgorithmChoice& choice, const std::vector<double>
   auto it = decisions_.find(t.key);
   if (it == decisions_.end() || it->second.trial != choice.trial) return;  // decisions were reset meanwhile
   // The model's pick stays unless another candidate was measured faster by more than the margin.
+  const double margin = t.block > 1 ? kTrialBlockMargin : kTrialMargin;
   size_t win = 0;
   if (agreedUs.size() == t.candidates.size()) {
     for (size_t i = 1; i < agreedUs.size(); ++i)
-      if (agreedUs[i] < agreedUs[win] * (win == 0 ? 1.0 - kTrialMargin : 1.0)) win = i;
+      if (agreedUs[i] < agreedUs[win] * (win == 0 ? 1.0 - margin : 1.0)) win = i;
   }
   const Candidate& w = t.candidates[win];
   AlgorithmChoice settled;

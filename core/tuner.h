@@ -30,8 +30,8 @@
 // as their mean; kTrialBlocks of each candidate): there one call's time is mostly the wait for a
 // descheduled peer, while the calls of a block add up to a loop's time. A cheap trial's turns are
 // spread out by untimed lead-in calls (kTrialMinSpanUs). The candidate measured fastest by more
-// than kTrialMargin over the model's pick replaces it, for good; MIXCCL_DEBUG=INFO logs the
-// settlement with the times. Every rank sees the same calls in the same order (NCCL's rule), so
+// than kTrialMargin (kTrialBlockMargin for blocks) over the model's pick replaces it, for good;
+// MIXCCL_DEBUG=INFO logs the settlement with the times. Every rank sees the same calls in the same order (NCCL's rule), so
 // every rank takes the same turns and settles at the same call. MIXCCL_TUNE_MEASURE=0 keeps the
 // model's pick (set it alike on every rank, as MIXCCL_ALGO).
 #pragma once
@@ -122,6 +122,12 @@ constexpr int kTrialMaxTurnCalls =
     (kTrialWarmupRounds + std::max(kTrialMaxSamples, kTrialBlocks * (kTrialBlockWarmup + kTrialBlockTimed)));
 constexpr int kTrialMaxCalls = kTrialMaxTurnCalls + kTrialMaxTurns * kTrialMaxGap;
 constexpr double kTrialMargin = 0.05;     // the model's pick stays unless beaten by more than 5 %
+// ... or by more than 10 % where ranks outnumber cores (a trial of blocks): there three blocks of each
+// candidate resolve no better than that. At 4 ranks on 2 cores, 15 trials at 256 KiB switched from
+// Rabenseifner to two-shot three times on a lead of 6.7-7.7 %, and those communicators then ran 9-13.5 %
+// slower than Rabenseifner forced beside them; at 2 MiB and 16 MiB, ring and Rabenseifner (forced:
+// within 2 %) won trials both ways by 6-13 % (2026-12-07).
+constexpr double kTrialBlockMargin = 0.10;
 
 // One entry of MIXCCL_ALGO or config.algorithms: "ring" (every collective that has it) or
 // "allreduce:ring".

@@ -249,6 +249,41 @@ TEST(TunerTrial, OversubscribedHostsTimeBlocksOfCallsInARow) {
   }
 }
 
+// Where ranks outnumber cores (a trial of blocks) the pick stays unless beaten by more than
+// kTrialBlockMargin, not kTrialMargin: three blocks a candidate resolve no better than that.
+TEST(TunerTrial, BlockTrialsNeedTheWiderMargin) {
+  Topology t = cpuHostTopology(4, 4);
+  t.hosts[0].cores = 2;
+  static_assert(kTrialBlockMargin > kTrialMargin);
+  // Candidate 1 measured 8 % faster (past the one-call margin, inside the block margin), then 15 %.
+  for (double fasterBy : {0.08, 0.15}) {
+    ASSERT_GT(fasterBy, kTrialMargin);
+    Tuner tuner(t, 0, "test");
+    ASSERT_TRUE(tuner.timesBlocks());
+    AlgorithmChoice c;
+    const size_t count = firstTrialCount(tuner, &c);
+    ASSERT_GT(count, 0u);
+    const Algorithm* modelPick = c.algorithm;
+    for (int calls = 0;; ++calls) {
+      ASSERT_LT(calls, 100000);
+      if (c.trialGap) {  // an untimed lead-in call
+        EXPECT_FALSE(tuner.recordTrial(c, 10));
+      } else if (tuner.recordTrial(c, c.trialSlot == 1 ? 10 * (1 - fasterBy) : 10)) {
+        break;
+      }
+      ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &c, true).isOk());
+    }
+    const std::vector<Candidate> candidates = tuner.trialCandidates(c);
+    ASSERT_GE(candidates.size(), 2u);
+    tuner.settleTrial(c, tuner.trialTimes(c));
+    AlgorithmChoice after;
+    ASSERT_TRUE(tuner.choose(Collective::AllReduce, count, mixcclFloat32, &after, true).isOk());
+    EXPECT_EQ(after.trial, nullptr);
+    EXPECT_EQ(after.algorithm, fasterBy > kTrialBlockMargin ? candidates[1].algorithm : modelPick)
+        << "candidate 1 measured " << 100 * fasterBy << " % faster";
+  }
+}
+
 // A trial is made only where all its calls, priced at the model's pick, add up to at most
 // kTrialMaxTotalUs: with a core per rank and on 2 cores (blocks of calls), sizes the model prices
 // over 2 ms a call (the limit before 2026-12-07) still get one, and the largest sizes none.
