@@ -31,9 +31,9 @@
 // descheduled peer, while the calls of a block add up to a loop's time. A cheap trial's turns are
 // spread out by untimed lead-in calls (kTrialMinSpanUs). The candidate measured fastest by more
 // than kTrialMargin (kTrialBlockMargin for blocks) over the model's pick replaces it, for good;
-// MIXCCL_DEBUG=INFO logs the settlement with the times. Every rank sees the same calls in the same order (NCCL's rule), so
-// every rank takes the same turns and settles at the same call. MIXCCL_TUNE_MEASURE=0 keeps the
-// model's pick (set it alike on every rank, as MIXCCL_ALGO).
+// MIXCCL_DEBUG=INFO logs the settlement with the times. Every rank sees the same calls in the same
+// order (NCCL's rule), so every rank takes the same turns and settles at the same call.
+// MIXCCL_TUNE_MEASURE=0 keeps the model's pick (set it alike on every rank, as MIXCCL_ALGO).
 #pragma once
 
 #include <algorithm>
